@@ -1,0 +1,88 @@
+// Settings: every knob cppicorn has, as one typed struct, and the loader that fills it.
+//
+// The table behind it (settings_table.cpp) is the single source of truth: each row names a
+// setting, its CLI flags, YAML key, env/type, default, validator, section and documentation,
+// and CLI11 flags, the YAML reader, CPPICORN_CMD_ARGS, --help, --print-config and the man page
+// are all generated from it. Precedence: defaults < YAML file < CPPICORN_CMD_ARGS < argv.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cppicorn::config {
+
+// How header names containing '_' are treated (gunicorn's header_map).
+enum class HeaderUnderscores { kDrop, kRefuse, kAllow };
+
+struct Settings {
+  // Server socket.
+  std::vector<std::string> bind;  // empty: systemd's fds, else 127.0.0.1:8000
+  int backlog = 2048;
+  bool reuse_port = false;
+  // Worker processes.
+  int workers = 1;  // default: $WEB_CONCURRENCY, else 1
+  double timeout = 30;
+  double graceful_timeout = 30;
+  double keepalive = 2;
+  int max_requests = 0;  // 0: never recycle
+  int max_requests_jitter = 0;
+  int worker_connections = 1000;  // per-worker cap on open connections
+  // Security / HTTP limits.
+  int limit_request_line = 4094;
+  int limit_request_fields = 100;
+  int limit_request_field_size = 8190;
+  int64_t limit_request_body = 1 << 30;  // bytes, 0: unlimited
+  double header_timeout = 10;  // seconds to receive a whole request head
+  double body_timeout = 30;    // seconds between body bytes
+  bool permit_bare_lf = false;
+  HeaderUnderscores header_underscores = HeaderUnderscores::kDrop;
+  std::string server_header = "cppicorn";  // empty: no Server header
+  std::vector<std::string> forwarded_allow_ips = {"127.0.0.1", "::1"};
+  bool proxy_protocol = false;
+  std::vector<std::string> proxy_allow_ips = {"127.0.0.1", "::1"};
+  // Application.
+  std::string app;           // module:symbol (positional argument)
+  std::string chdir;         // change to this directory before loading the app
+  std::string app_path;      // extra directory searched for module.so
+  bool preload = false;
+  // Server mechanics.
+  std::string pidfile;
+  std::string user;
+  std::string group;
+  int umask = 0;
+  std::string proc_name;  // default: the app name
+  bool upgrade_manual = false;
+  double upgrade_timeout = 60;
+  // Logging.
+  std::string log_level = "info";
+  std::string error_logfile = "-";
+  std::string access_logfile;  // empty: off; "-": stdout
+  std::string access_log_format =
+      R"(%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s")";
+  // Where the values came from.
+  std::string config_file;  // -c/--config
+};
+
+// What loading produced: settings to run with, or something to print and an exit code.
+struct LoadResult {
+  Settings settings;
+  bool exit_now = false;  // --help, --version, --print-config, --check-config, or an error
+  int exit_code = 0;
+  std::string output;  // text for stdout (help, printed config)
+  std::string error;   // text for stderr, e.g. "/etc/cppicorn/x.yaml:3: unknown key 'wokers'
+                       // (did you mean 'workers'?)"
+};
+
+// Loads settings from argv, the environment (CPPICORN_CMD_ARGS, WEB_CONCURRENCY) and the YAML
+// file named by -c/--config. Never exits the process and never throws.
+LoadResult load(int argc, const char* const* argv, const std::map<std::string, std::string>& env);
+
+// The current environment as a map (for load()).
+std::map<std::string, std::string> environment();
+
+// The man-page fragment (roff) describing every setting, for man/cppicorn.1.
+std::string settings_roff();
+
+}  // namespace cppicorn::config

@@ -1,0 +1,22 @@
+// The error log: spdlog's default logger, writing gunicorn-shaped lines
+//   [2026-11-22 10:00:00 +0000] [4242] [INFO] Booting worker with pid: 4242
+// to a file or stderr. Under journald (JOURNAL_STREAM names our stderr) lines carry a syslog
+// priority prefix ("<6>") instead of the timestamp, so `journalctl -p warning` works.
+// Code logs with spdlog::info(...) etc.; this module only sets the logger up.
+#pragma once
+
+#include <string>
+
+namespace cppicorn::log {
+
+// Sets up the default logger. path "-" is stderr. Returns false (with *error) if the file
+// cannot be opened or the level is unknown.
+bool init(const std::string& level, const std::string& path, std::string* error);
+
+// Reopens the log file (USR1, after logrotate moved it). No-op for stderr.
+void reopen();
+
+// Flushes buffered lines; call before exit/exec/fork.
+void flush();
+
+}  // namespace cppicorn::log
