@@ -19,4 +19,8 @@ void reopen();
 // Flushes buffered lines; call before exit/exec/fork.
 void flush();
 
+// True when fd is the stream journald connected us to: JOURNAL_STREAM ("DEV:INODE", from the
+// environment) names fd's device and inode. init() asks this about stderr.
+bool is_journal_stream(int fd, const char* journal_stream);
+
 }  // namespace cppicorn::log
