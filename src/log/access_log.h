@@ -21,7 +21,7 @@ struct AccessEntry {
   std::string_view request_line;           // "GET /x HTTP/1.1" as received, or empty
   std::string_view remote_addr;            // IP, or "-" for unix sockets
   int status = 0;
-  uint64_t body_bytes = 0;                 // response body bytes sent
+  uint64_t body_bytes = 0;                      // response body bytes sent
   std::chrono::system_clock::time_point start;  // when the request head was complete
   std::chrono::microseconds duration{0};
   std::span<const http::Header> response_headers;
