@@ -1,0 +1,17 @@
+"""Minimal WSGI app for the peer servers (gunicorn, uWSGI) in bench/run.
+
+It does the same work as cppicorn's examples/hello app: a fixed 14-byte body with an
+explicit Content-Length, so every server can keep the connection alive and nobody pays
+for chunked encoding. The header list is built once, as a tuned real app would.
+"""
+
+BODY = b"Hello, World!\n"
+HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY)))]
+
+
+def app(environ, start_response):
+    start_response("200 OK", HEADERS)
+    return [BODY]
+
+
+application = app  # uWSGI's default callable name

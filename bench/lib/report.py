@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+"""Aggregate one bench/run results directory: print the markdown tables and write
+results.json, results.csv and the .dat files that chart.gp plots.
+
+Input (written by bench/run): meta.tsv, servers.tsv, cases.tsv, raw/<case>.r<N>.txt
+(wrk output with a WRKJSON line from summary.lua), prompt/<server>.txt.
+Medians, not means: with other builds sharing the 2 cores, one disturbed round should
+move the min-max range, not the headline number.
+"""
+import csv
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+RES = Path(sys.argv[1])
+
+
+def read_tsv(name, fields):
+    path = RES / name
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        vals = line.split("\t")
+        rows.append(dict(zip(fields, vals + [""] * (len(fields) - len(vals)))))
+    return rows
+
+
+def parse_run(path):
+    """One wrk run -> dict, or None when wrk printed no summary (crashed/timed out)."""
+    text = path.read_text(errors="replace")
+    m = re.search(r"^WRKJSON (\{.*\})$", text, re.M)
+    if not m:
+        return None
+    w = json.loads(m.group(1))
+    run = {
+        "round": int(re.search(r"\.r(\d+)\.txt$", path.name).group(1)),
+        "rps": w["requests"] / (w["duration_us"] / 1e6) if w["duration_us"] else 0.0,
+        "requests": w["requests"],
+        "p50_ms": w["p50_us"] / 1000, "p90_ms": w["p90_us"] / 1000,
+        "p99_ms": w["p99_us"] / 1000, "max_ms": w["lat_max_us"] / 1000,
+        "mb_per_s": w["bytes"] / (w["duration_us"] / 1e6) / 2**20 if w["duration_us"] else 0.0,
+        "errors": {k[4:]: w[k] for k in w if k.startswith("err_")},
+    }
+    run["errors_total"] = sum(run["errors"].values())
+    for key, name in (("LOADAVG_BEFORE", "load_before"), ("LOADAVG_AFTER", "load_after"),
+                      ("ACCESSLOG_LINES", "accesslog_lines")):
+        m = re.search(rf"^{key} (\S+)$", text, re.M)
+        if m:
+            run[name] = float(m.group(1))
+    return run
+
+
+def fmt_num(x, digits=0):
+    if x is None:
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def ratio(x, base):
+    if x is None or not base:
+        return "n/a"
+    return f"{x / base:.2f}×"
+
+
+meta = dict((r["k"], r["v"]) for r in read_tsv("meta.tsv", ["k", "v"]))
+servers = {s["name"]: s for s in read_tsv(
+    "servers.tsv", ["name", "port", "pid", "launch_ms", "workers", "rss_kb", "pss_kb",
+                    "master_rss_kb", "status"])}
+cases = read_tsv("cases.tsv", ["id", "scenario", "server", "label", "state"])
+
+# ---- throughput cases
+for c in cases:
+    runs = [r for r in (parse_run(p) for p in sorted((RES / "raw").glob(c["id"] + ".r*.txt"))) if r]
+    c["runs"] = runs
+    if runs:
+        rps = [r["rps"] for r in runs]
+        c["rps_median"], c["rps_min"], c["rps_max"] = statistics.median(rps), min(rps), max(rps)
+        c["p50_ms"] = statistics.median(r["p50_ms"] for r in runs)
+        c["p99_ms"] = statistics.median(r["p99_ms"] for r in runs)
+        c["errors_total"] = sum(r["errors_total"] for r in runs)
+        c["errors"] = {k: sum(r["errors"][k] for r in runs) for k in runs[0]["errors"]}
+    else:
+        c["rps_median"] = c["rps_min"] = c["rps_max"] = c["p50_ms"] = c["p99_ms"] = None
+        c["errors_total"], c["errors"] = None, {}
+    srv = servers.get(c["server"], {})
+    c["rss_kb"] = int(srv["rss_kb"]) if srv.get("rss_kb") else None
+
+scenarios = []
+for c in cases:
+    if c["scenario"] not in scenarios:
+        scenarios.append(c["scenario"])
+baseline = {s: next(c for c in cases if c["scenario"] == s) for s in scenarios}
+
+# ---- per-server facts: launch, memory, promptness under load
+def prompt_stats(name):
+    path = RES / "prompt" / f"{name}.txt"
+    if not path.exists():
+        return None
+    lines = [l.split() for l in path.read_text().splitlines() if l.strip()]
+    # Only curls that started and finished while wrk was still loading the server count.
+    loaded = [l for l in lines if len(l) == 4 and l[3] == "1"]
+    ok = [float(l[2]) * 1000 for l in loaded if l[0] == "200"]
+    return {"n": len(loaded), "failed": len(loaded) - len(ok),
+            "median_ms": statistics.median(ok) if ok else None,
+            "max_ms": max(ok) if ok else None}
+
+
+order = ["cppicorn", "cppicorn-log", "cppicorn-diag", "gunicorn-sync", "gunicorn-gthread",
+         "uwsgi", "nginx"]
+for name in order:
+    s = servers.setdefault(name, {"name": name, "status": "missing"})
+    s["prompt"] = prompt_stats(name)
+base_srv = servers["cppicorn"]
+
+
+def srv_val(s, key):
+    v = s.get(key)
+    return float(v) if v not in (None, "") else None
+
+
+# ---- markdown
+loads = [r[k] for c in cases for r in c["runs"] for k in ("load_before", "load_after") if k in r]
+out = []
+out.append(f"## Benchmarks ({meta.get('date', '?')[:10]}, cppicorn {meta.get('cppicorn', '?')})\n")
+out.append(f"Machine: {meta.get('cpus', '?')} CPUs ({meta.get('cpu_model', '?')}), Linux "
+           f"{meta.get('kernel', '?')}. **wrk runs on the same {meta.get('cpus', '?')} cores as "
+           "the server under test**, so client and server compete for CPU and absolute numbers "
+           "are lower than with a separate load generator; compare rows, not machines. "
+           + (f"1-min load average seen around the runs: {min(loads):.1f}–{max(loads):.1f} "
+              "(other processes were sharing the machine when this is well above the core count)."
+              if loads else ""))
+out.append(f"\nwrk {meta.get('wrk_args', '')}; {meta.get('repeat', '?')} interleaved rounds; "
+           "every server has 2 worker processes on 127.0.0.1 and no access log unless stated. "
+           f"Peers: {meta.get('gunicorn', '')} (gthread: {meta.get('gthreads', '?')} threads), "
+           f"uWSGI {meta.get('uwsgi', '')} (--{meta.get('uwsgi_socket', '')}, python3 plugin), "
+           f"{meta.get('nginx', '')}.\n")
+out.append("| scenario | server | req/s median | min–max | vs cppicorn | p50 ms | p99 ms "
+           "| errors | idle RSS/worker |")
+out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+for c in cases:
+    base = baseline[c["scenario"]]
+    if c["rps_median"] is None:
+        why = "missing" if c["state"] != "ok" else "no result"
+        out.append(f"| {c['scenario']} | {c['label']} | {why} | | | | | | |")
+        continue
+    errs = c["errors_total"]
+    detail = ",".join(f"{k[0]}{v}" for k, v in c["errors"].items() if v)
+    out.append(
+        f"| {c['scenario']} | {c['label']} | {fmt_num(c['rps_median'])} | "
+        f"{fmt_num(c['rps_min'])}–{fmt_num(c['rps_max'])} | "
+        f"{ratio(c['rps_median'], base['rps_median'])} | {fmt_num(c['p50_ms'], 2)} | "
+        f"{fmt_num(c['p99_ms'], 2)} | {errs}{f' ({detail})' if detail else ''} | "
+        f"{fmt_num(c['rss_kb'] / 1024 if c['rss_kb'] else None, 1)} MiB |")
+out.append("\nerrors = wrk socket errors (c=connect, r=read, w=write, t=timeout) + s=HTTP "
+           "status ≥ 400, summed over the rounds. *vs cppicorn* = median req/s ÷ the first "
+           "cppicorn row of the same scenario. Idle RSS per worker = sum of the workers' "
+           "VmRSS right after start ÷ worker count (shared pages count in every worker; "
+           "PSS is in results.json)."
+           + (" uWSGI --http-socket does not keep connections alive: it closes after each "
+              "response without a `Connection: close` header, and wrk counts every such close "
+              "as a read error although the response was complete (BENCH_UWSGI_SOCKET="
+              "http11-socket gives it keep-alive)." if meta.get("uwsgi_socket") == "http-socket"
+              else "") + "\n")
+
+out.append(f"| server | launch-to-first-200 ms | vs cppicorn | idle RSS/worker MiB | new conn "
+           "under load: median ms | max ms | failed | vs cppicorn (median) |")
+out.append("|---|--:|--:|--:|--:|--:|--:|--:|")
+bp = base_srv.get("prompt") or {}
+for name in order:
+    s = servers[name]
+    if s.get("status") != "ok":
+        out.append(f"| {name} | {s.get('status', 'missing')} | | | | | | |")
+        continue
+    p = s.get("prompt") or {}
+    rss = srv_val(s, "rss_kb")
+    out.append(
+        f"| {name} | {s['launch_ms']} | {ratio(srv_val(s, 'launch_ms'), srv_val(base_srv, 'launch_ms'))} | "
+        f"{fmt_num(rss / 1024 if rss else None, 1)} | {fmt_num(p.get('median_ms'), 1)} | "
+        f"{fmt_num(p.get('max_ms'), 1)} | {p.get('failed', '–')}/{p.get('n', '–')} | "
+        f"{ratio(p.get('median_ms'), bp.get('median_ms')) if p else ''} |")
+out.append("\n*new conn under load*: while wrk keeps its connections busy (keep-alive), "
+           "fresh `curl` requests on new connections are timed (connect + response); only "
+           "those that ran entirely during the load count.")
+print("\n".join(out))
+
+# ---- raw outputs
+(RES / "results.json").write_text(json.dumps(
+    {"meta": meta, "servers": servers, "cases": cases}, indent=1, default=str))
+with open(RES / "results.csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["case", "scenario", "server", "label", "round", "rps", "p50_ms", "p90_ms",
+                "p99_ms", "max_ms", "mb_per_s", "errors", "load_before", "load_after"])
+    for c in cases:
+        for r in c["runs"]:
+            w.writerow([c["id"], c["scenario"], c["server"], c["label"], r["round"],
+                        f"{r['rps']:.1f}", r["p50_ms"], r["p90_ms"], r["p99_ms"], r["max_ms"],
+                        f"{r['mb_per_s']:.1f}", r["errors_total"], r.get("load_before", ""),
+                        r.get("load_after", "")])
+
+# ---- chart data: one file per panel; "label" value min max (0 = missing)
+def dat(name, rows):
+    with open(RES / name, "w") as f:
+        for row in rows:
+            f.write(" ".join(f'"{v}"' if isinstance(v, str) else f"{v:.3f}" for v in row) + "\n")
+
+
+for i, s in enumerate(scenarios):
+    dat(f"chart_s{i}.dat", [(c["label"], c["rps_median"] or 0, c["rps_min"] or 0,
+                             c["rps_max"] or 0) for c in cases if c["scenario"] == s])
+    (RES / f"chart_s{i}.title").write_text(s)
+hello = [n for n in order if n not in ("cppicorn-log", "cppicorn-diag")]
+dat("chart_prompt.dat", [(n, (servers[n].get("prompt") or {}).get("median_ms") or 0,
+                          (servers[n].get("prompt") or {}).get("max_ms") or 0) for n in hello])
+dat("chart_launch.dat", [(n, srv_val(servers[n], "launch_ms") or 0) for n in hello])
+dat("chart_rss.dat", [(n, (srv_val(servers[n], "rss_kb") or 0) / 1024,
+                       (srv_val(servers[n], "pss_kb") or 0) / 1024) for n in hello])
