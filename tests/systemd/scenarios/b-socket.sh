@@ -1,0 +1,32 @@
+#!/bin/bash
+# b. Socket activation: with cppicorn@hello.socket listening the service stays inactive until
+#    the first connection, which is answered; then `systemctl restart` of the service while
+#    a client keeps sending requests over the unix socket: not one fails.
+set -u; . "$SD_LIB"
+S=cppicorn@hello.socket U=cppicorn@hello.service SOCK=/run/cppicorn/hello.sock
+C=$SD_WORK/b-client
+
+sc start $S; rc=$?
+before=$(prop $U ActiveState)
+ls=$(inside stat -c '%U:%G %a %F' $SOCK 2>&1)
+check b-socket-listening $([ $rc = 0 ] && [ "$(prop $S ActiveState)" = active ] && [ "$before" = inactive ]; echo $?) \
+    "socket rc=$rc $(prop $S ActiveState), service before any connection: $before; $SOCK: $ls"
+
+body=$(http --unix-socket $SOCK http://localhost/)
+after=$(prop $U ActiveState)
+names=$(inside sh -c "tr '\0' '\n' < /proc/$(prop $U MainPID)/environ" 2>/dev/null | grep '^LISTEN_FDNAMES=')
+check b-activation $([ "$body" = "Hello, World!" ] && [ "$after" = active ]; echo $?) \
+    "first connection → '$body', service now $after (${names:-LISTEN_FDNAMES cleared from the environment})"
+
+mp1=$(prop $U MainPID)
+client_loop "$C" --unix-socket $SOCK http://localhost/ &
+cl=$!
+client_wait_more "$C" 5
+sc restart $U; rc=$?
+mp2=$(prop $U MainPID)
+client_wait_more "$C" 20
+touch "$C.stop"; wait $cl
+ok=$(client_ok "$C"); bad=$(client_bad "$C")
+check b-restart-no-failed-request $([ $rc = 0 ] && [ "$bad" = 0 ] && [ "$ok" -ge 25 ] && \
+    [ "$mp1" != "$mp2" ] && active $U; echo $?) \
+    "restart rc=$rc MainPID $mp1 → $mp2; client: $ok ok, $bad failed $(head -c 600 "$C.err" | tr '\n' ' ')"

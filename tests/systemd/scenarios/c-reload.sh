@@ -1,0 +1,35 @@
+#!/bin/bash
+# c. `systemctl reload` replaces every worker (pids before/after) while a client keeps
+#    sending requests, none failing; the journal has systemd's Reloading/Reloaded lines.
+set -u; . "$SD_LIB"
+U=cppicorn@hello.service C=$SD_WORK/c-client
+
+sc start $U || { fail c-reload "start failed: $(prop $U ActiveState)"; exit 0; }
+mp=$(prop $U MainPID)
+two_workers() { [ "$(nwords "$(children "$mp")")" = 2 ]; }
+wait_for 10 two_workers
+old=$(children "$mp")
+mark=$(journal_mark)
+client_loop "$C" http://127.0.0.1:8000/ &
+cl=$!
+client_wait_more "$C" 5
+sc reload $U; rc=$?
+# rotated: none of the old workers is left and 2 new ones serve
+rotated() {
+    local now p; now=$(children "$mp")
+    [ "$(nwords "$now")" = 2 ] || return 1
+    for p in $old; do case " $now " in *" $p "*) return 1 ;; esac; done
+}
+wait_for 30 rotated; rot=$?
+new=$(children "$mp")
+client_wait_more "$C" 20
+touch "$C.stop"; wait $cl
+ok=$(client_ok "$C"); bad=$(client_bad "$C")
+check c-reload-rotates-workers $([ $rc = 0 ] && [ $rot = 0 ] && [ "$(prop $U MainPID)" = "$mp" ] && active $U; echo $?) \
+    "reload rc=$rc MainPID $mp → $(prop $U MainPID); workers [$old] → [$new]; $(prop $U ActiveState)"
+check c-reload-no-failed-request $([ "$bad" = 0 ] && [ "$ok" -ge 25 ]; echo $?) \
+    "client: $ok ok, $bad failed $(head -c 600 "$C.err" | tr '\n' ' ')"
+j=$(journal "$mark" -u $U -o cat)
+r1=$(echo "$j" | grep -m1 '^Reloading ')
+r2=$(echo "$j" | grep -m1 '^Reloaded ')
+check c-reload-journal $([ -n "$r1" ] && [ -n "$r2" ]; echo $?) "journal: '$r1' / '$r2'"

@@ -1,0 +1,21 @@
+#!/bin/bash
+# g. A typo on line 3 of broken.yaml: the start fails with exit status 2, the journal names
+#    FILE:3, and RestartPreventExitStatus= keeps it from restarting (state failed, not
+#    activating/auto-restart).
+set -u; . "$SD_LIB"
+U=cppicorn@broken.service
+conf broken <<CONF
+app: hello:app
+chdir: $SD_EXAMPLES
+wrokers: 2
+CONF
+mark=$(journal_mark)
+sc start $U 2>/dev/null; rc=$?
+failed() { [ "$(prop $U ActiveState)" = failed ]; }
+wait_for 10 failed
+j=$(journal "$mark" -u $U -o cat)
+line=$(echo "$j" | grep -m1 "broken.yaml:3")
+check g-start-fails $([ $rc != 0 ] && [ "$(prop $U ActiveState)" = failed ] && [ "$(prop $U ExecMainStatus)" = 2 ] && \
+    [ "$(prop $U NRestarts)" = 0 ]; echo $?) \
+    "start rc=$rc ActiveState=$(prop $U ActiveState) SubState=$(prop $U SubState) Result=$(prop $U Result) ExecMainStatus=$(prop $U ExecMainStatus) NRestarts=$(prop $U NRestarts)"
+check g-journal-file-line $([ -n "$line" ]; echo $?) "journal: '${line:-no line mentioning broken.yaml:3}'"
