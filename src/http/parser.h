@@ -21,27 +21,27 @@ enum class BodyKind { kNone, kLength, kChunked };
 enum class Underscores { kDrop, kRefuse, kAllow };
 
 struct Limits {
-  size_t request_line = 4094;  // bytes in the request line, without CRLF (414 beyond)
-  size_t fields = 100;         // header fields (431 beyond)
-  size_t field_size = 8190;    // bytes in one field line (431 beyond)
-  size_t head_size = 65536;    // bytes in the whole head (431 beyond)
-  uint64_t body = 0;           // bytes in the body, 0 = unlimited (413 beyond)
+  size_t request_line = 4094;   // bytes in the request line, without CRLF (414 beyond)
+  size_t fields = 100;          // header fields (431 beyond)
+  size_t field_size = 8190;     // bytes in one field line (431 beyond)
+  size_t head_size = 65536;     // bytes in the whole head (431 beyond)
+  uint64_t body = 0;            // bytes in the body, 0 = unlimited (413 beyond)
   bool permit_bare_lf = false;  // accept LF without CR as line end in the head
   Underscores underscores = Underscores::kDrop;
 };
 
 struct Request {
   std::string_view method;
-  std::string_view target;  // raw request-target as received
-  std::string_view path;    // target up to '?' (for absolute-form: the path part)
-  std::string_view query;   // after '?', empty if none
-  int version_minor = 1;    // HTTP/1.<minor>
-  std::vector<Header> headers;  // reused across requests: clear(), never shrink
-  BodyKind body = BodyKind::kNone;
-  uint64_t content_length = 0;  // when body == kLength
-  bool keep_alive = true;       // by version and Connection
+  std::string_view target;          // raw request-target as received
+  std::string_view path;            // target up to '?' (for absolute-form: the path part)
+  std::string_view query;           // after '?', empty if none
+  int version_minor = 1;            // HTTP/1.<minor>
+  std::vector<Header> headers;      // reused across requests: clear(), never shrink
+  BodyKind body = BodyKind::kNone;  // kLength whenever Content-Length is present, even 0
+  uint64_t content_length = 0;      // when body == kLength
+  bool keep_alive = true;           // by version and Connection
   bool expect_continue = false;
-  std::string_view host;
+  std::string_view host;  // Host field, or the authority of an absolute-form target
 
   // The first header with this name (case-insensitive), or nullptr.
   const Header* find(std::string_view name) const;
@@ -49,27 +49,43 @@ struct Request {
 
 struct ParseResult {
   enum Status { kIncomplete, kComplete, kError } status = kIncomplete;
-  size_t consumed = 0;   // bytes of the head, including the blank line (when kComplete)
-  int http_status = 0;   // 400, 413, 414, 417, 431, 501, 505 (when kError)
+  size_t consumed = 0;      // bytes of the head, including the blank line (when kComplete)
+  int http_status = 0;      // 400, 413, 414, 417, 431, 501, 505 (when kError)
   std::string_view reason;  // short text for the error body / log (static storage)
 };
 
 class RequestParser {
  public:
+  // Copies `limits` (a temporary is fine).
   explicit RequestParser(const Limits& limits) : limits_(limits) {}
 
   // Parses the head at the start of `buf` (all bytes received so far for this request) into
   // `out`. Call again with the grown buffer after kIncomplete; scanning resumes where it left.
+  // The buffer may move between kIncomplete calls (only offsets are kept); `out` is valid
+  // only after kComplete. kComplete and kError leave the parser ready for the next request.
+  // Every view in `out` points into `buf`, except `path` of an absolute-form target without
+  // a path ("http://h" or "http://h?q"), which is a static "/".
   ParseResult parse(std::string_view buf, Request& out);
   // Forget progress, for the next request on the connection.
-  void reset() { scanned_ = 0; }
+  void reset();
 
  private:
-  const Limits& limits_;
+  enum class Stage { kRequestLine, kFields };
+  ParseResult fail(int status, std::string_view reason);
+  ParseResult finish(std::string_view buf, size_t consumed, bool line_parsed_now, Request& out);
+
+  Limits limits_;
   size_t scanned_ = 0;  // bytes already searched for the end of the head
+  Stage stage_ = Stage::kRequestLine;
+  size_t line_start_ = 0;       // offset of the line being scanned
+  size_t request_line_ = 0;     // offset of the request line (after skipped empty lines)
+  size_t fields_start_ = 0;     // offset of the first field line
+  size_t fields_ = 0;           // field lines seen so far
+  std::string_view authority_;  // absolute-form authority (valid within one parse() call)
 };
 
 // Decodes a chunked body in place: data is moved down over chunk framing.
+// Trailer fields are validated (syntax, limits, forbidden names) and then dropped.
 class ChunkedDecoder {
  public:
   struct Result {
@@ -79,23 +95,39 @@ class ChunkedDecoder {
     int http_status = 0;
     std::string_view reason;
   };
-  explicit ChunkedDecoder(uint64_t max_body = 0) : max_body_(max_body) {}
+  // `limits` bounds the trailer section: fields, field_size and head_size (whole section).
+  explicit ChunkedDecoder(uint64_t max_body = 0, const Limits& limits = Limits{})
+      : max_body_(max_body),
+        max_fields_(limits.fields),
+        max_field_size_(limits.field_size),
+        max_trailer_(limits.head_size) {}
 
   // Decodes from buf[0..len) and moves body bytes to buf[0..produced). Bytes after `consumed`
-  // are left for the next call (they may be the next pipelined request once kDone).
+  // are left for the next call (they may be the next pipelined request once kDone), which
+  // must start with them: an incomplete chunk-size or trailer line is not consumed.
   Result decode(char* buf, size_t len);
   void reset(uint64_t max_body);
   uint64_t total() const { return total_; }
 
+  // Longest chunk-size line accepted, extensions included (400 beyond).
+  static constexpr size_t kMaxSizeLine = 4096;
+
  private:
-  enum class State { kSize, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailer, kDone };
+  enum class State { kSize, kData, kDataCr, kDataLf, kTrailer, kDone, kFailed };
+  Result fail(Result r, int status, std::string_view reason);
+
   State state_ = State::kSize;
   uint64_t max_body_ = 0;
-  uint64_t remaining_ = 0;  // bytes left in the current chunk
-  uint64_t total_ = 0;
-  size_t size_digits_ = 0;
-  size_t trailer_bytes_ = 0;
-  // (implementation may add more state)
+  size_t max_fields_;
+  size_t max_field_size_;
+  size_t max_trailer_;
+  uint64_t remaining_ = 0;    // bytes left in the current chunk
+  uint64_t total_ = 0;        // body bytes produced so far
+  size_t line_scanned_ = 0;   // bytes of the pending line at buf[0] already searched for LF
+  size_t trailer_bytes_ = 0;  // bytes of trailer lines consumed
+  size_t trailer_fields_ = 0;
+  int error_status_ = 0;  // kept so calls after an error repeat it
+  std::string_view error_reason_;
 };
 
 }  // namespace cppicorn::http
