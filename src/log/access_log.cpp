@@ -167,6 +167,8 @@ struct AccessLog::Impl {
   int fd = -1;
   bool owns_fd = false;  // false for stdout
   bool regular = true;   // a regular file: one write(2) per flush is atomic with O_APPEND
+  uid_t uid = static_cast<uid_t>(-1);  // owner given by set_owner(), applied on (re)open
+  gid_t gid = static_cast<gid_t>(-1);
   std::string buffer;
   // [date] of the last rendered second; render() is const but single-threaded per worker.
   mutable time_t date_second = -1;
@@ -199,7 +201,13 @@ struct AccessLog::Impl {
     owns_fd = path != "-";
     struct stat st;
     regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    chown_file();
     return true;
+  }
+
+  void chown_file() {
+    if (!owns_fd || uid == static_cast<uid_t>(-1) || ::geteuid() != 0) return;
+    [[maybe_unused]] int rc = ::fchown(fd, uid, gid);  // e.g. /dev/null: fine as it is
   }
 
   void close_fd() {
@@ -388,6 +396,12 @@ void AccessLog::reopen() {
   if (impl_->path.empty() || impl_->path == "-") return;
   std::string error;
   if (!impl_->open_fd(&error)) spdlog::error("cannot reopen the access log: {}", error);
+}
+
+void AccessLog::set_owner(uid_t uid, gid_t gid) {
+  impl_->uid = uid;
+  impl_->gid = gid;
+  impl_->chown_file();
 }
 
 }  // namespace cppicorn::log

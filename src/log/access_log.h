@@ -4,6 +4,8 @@
 // written out when it fills, once a second, and on reopen/close, so a request costs no syscall.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -40,7 +42,10 @@ class AccessLog {
   // Renders one line into `out` without writing it (tests, and log()).
   void render(const AccessEntry& entry, std::string& out) const;
   void flush();
+  // Flushes, then reopens the same path (USR1, after logrotate moved the file).
   void reopen();
+  // Makes the file owned by uid:gid now and after every reopen() (see log::set_owner).
+  void set_owner(uid_t uid, gid_t gid);
 
  private:
   AccessLog();

@@ -101,7 +101,15 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
       return false;
     }
     ::close(fd);
+    chown_file();
     return true;
+  }
+
+  void set_owner(uid_t uid, gid_t gid) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    uid_ = uid;
+    gid_ = gid;
+    chown_file();
   }
 
  protected:
@@ -148,8 +156,15 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
     line_.append("] ");
   }
 
+  void chown_file() {
+    if (path_.empty() || uid_ == static_cast<uid_t>(-1) || ::geteuid() != 0) return;
+    [[maybe_unused]] int rc = ::fchown(fd_, uid_, gid_);  // e.g. /dev/null: fine as it is
+  }
+
   int fd_;
   std::string path_;  // empty for stderr (not reopened, not closed)
+  uid_t uid_ = static_cast<uid_t>(-1);
+  gid_t gid_ = static_cast<gid_t>(-1);
   bool journal_;
   std::string line_;  // reused for every line
   time_t cached_second_ = 0;
@@ -222,6 +237,10 @@ void reopen() {
   if (!g_sink) return;
   std::string error;
   if (!g_sink->reopen(&error)) spdlog::error("cannot reopen the error log: {}", error);
+}
+
+void set_owner(uid_t uid, gid_t gid) {
+  if (g_sink) g_sink->set_owner(uid, gid);
 }
 
 void flush() {

@@ -5,6 +5,8 @@
 // Code logs with spdlog::info(...) etc.; this module only sets the logger up.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 namespace cppicorn::log {
@@ -15,6 +17,11 @@ bool init(const std::string& level, const std::string& path, std::string* error)
 
 // Reopens the log file (USR1, after logrotate moved it). No-op for stderr.
 void reopen();
+
+// Makes the log file owned by uid:gid now and after every reopen(), so that workers running
+// as --user/--group can reopen it after the master did (gunicorn chowns its logs likewise).
+// Only effective as root; errors are ignored. No-op for stderr.
+void set_owner(uid_t uid, gid_t gid);
 
 // Flushes buffered lines; call before exit/exec/fork.
 void flush();

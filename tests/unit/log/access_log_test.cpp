@@ -2,6 +2,7 @@
 #include "log/access_log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -258,6 +259,22 @@ TEST_F(AccessLogTest, ReopenAfterRename) {
   log->flush();
   EXPECT_EQ(read_file(path + ".1"), "200\n201\n");
   EXPECT_EQ(read_file(path), "202\n");
+}
+
+TEST_F(AccessLogTest, SetOwnerAppliesAcrossReopen) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  auto log = AccessLog::create("%(s)s", nullptr);
+  std::string path = (dir / "access.log").string();
+  ASSERT_TRUE(log->open(path, nullptr));
+  log->set_owner(65534, 65534);
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  std::filesystem::rename(path, path + ".1");
+  log->reopen();
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65534u);
 }
 
 }  // namespace

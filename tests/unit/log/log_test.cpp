@@ -198,6 +198,20 @@ TEST_F(ErrorLogTest, ReopenAfterRename) {
   EXPECT_EQ(fresh.find("two"), std::string::npos);
 }
 
+TEST_F(ErrorLogTest, SetOwnerAppliesAcrossReopen) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  ASSERT_TRUE(init("info", path, nullptr));
+  set_owner(65534, 65534);
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  std::filesystem::rename(path, path + ".1");
+  reopen();
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65534u);
+}
+
 TEST_F(ErrorLogTest, ReopenOnStderrIsANoop) {
   ASSERT_TRUE(init("info", "-", nullptr));
   reopen();
