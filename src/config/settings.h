@@ -1,11 +1,12 @@
 // Settings: every knob cppicorn has, as one typed struct, and the loader that fills it.
 //
-// The table behind it (settings_table.cpp) is the single source of truth: each row names a
+// The table behind it (table.cpp) is the single source of truth: each row names a
 // setting, its CLI flags, YAML key, env/type, default, validator, section and documentation,
 // and CLI11 flags, the YAML reader, CPPICORN_CMD_ARGS, --help, --print-config and the man page
 // are all generated from it. Precedence: defaults < YAML file < CPPICORN_CMD_ARGS < argv.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -34,8 +35,8 @@ struct Settings {
   int limit_request_fields = 100;
   int limit_request_field_size = 8190;
   int64_t limit_request_body = 1 << 30;  // bytes, 0: unlimited
-  double header_timeout = 10;  // seconds to receive a whole request head
-  double body_timeout = 30;    // seconds between body bytes
+  double header_timeout = 10;            // seconds to receive a whole request head
+  double body_timeout = 30;              // seconds between body bytes
   bool permit_bare_lf = false;
   HeaderUnderscores header_underscores = HeaderUnderscores::kDrop;
   std::string server_header = "cppicorn";  // empty: no Server header
@@ -43,9 +44,9 @@ struct Settings {
   bool proxy_protocol = false;
   std::vector<std::string> proxy_allow_ips = {"127.0.0.1", "::1"};
   // Application.
-  std::string app;           // module:symbol (positional argument)
-  std::string chdir;         // change to this directory before loading the app
-  std::string app_path;      // extra directory searched for module.so
+  std::string app;       // module:symbol (positional argument)
+  std::string chdir;     // change to this directory before loading the app
+  std::string app_path;  // extra directory searched for module.so
   bool preload = false;
   // Server mechanics.
   std::string pidfile;
@@ -59,8 +60,7 @@ struct Settings {
   std::string log_level = "info";
   std::string error_logfile = "-";
   std::string access_logfile;  // empty: off; "-": stdout
-  std::string access_log_format =
-      R"(%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s")";
+  std::string access_log_format = R"(%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s")";
   // Where the values came from.
   std::string config_file;  // -c/--config
 };
@@ -71,16 +71,29 @@ struct LoadResult {
   bool exit_now = false;  // --help, --version, --print-config, --check-config, or an error
   int exit_code = 0;
   std::string output;  // text for stdout (help, printed config)
-  std::string error;   // text for stderr, e.g. "/etc/cppicorn/x.yaml:3: unknown key 'wokers'
-                       // (did you mean 'workers'?)"
+  std::string error;   // one line for stderr, no trailing newline, e.g.
+                       // "/etc/cppicorn/x.yaml:3: unknown setting 'wokers' (did you mean
+                       // 'workers'?)"
+  std::vector<std::string> warnings;  // non-fatal, for the log (e.g. a bad WEB_CONCURRENCY)
 };
 
 // Loads settings from argv, the environment (CPPICORN_CMD_ARGS, WEB_CONCURRENCY) and the YAML
 // file named by -c/--config. Never exits the process and never throws.
 LoadResult load(int argc, const char* const* argv, const std::map<std::string, std::string>& env);
+// The same, with a relative -c/--config FILE resolved against `base_dir` instead of the
+// current directory: for the SIGHUP reload after --chdir moved the master (pass the
+// directory it started in). settings.config_file is always absolute.
+LoadResult load(int argc, const char* const* argv, const std::map<std::string, std::string>& env,
+                const std::string& base_dir);
 
 // The current environment as a map (for load()).
 std::map<std::string, std::string> environment();
+
+// A limit setting (limit_request_*) as the parser's cap: 0 means unlimited, and the parser's
+// bound on the whole request head still applies.
+constexpr size_t limit_cap(int64_t value) {
+  return value <= 0 ? SIZE_MAX : static_cast<size_t>(value);
+}
 
 // The man-page fragment (roff) describing every setting, for man/cppicorn.1.
 std::string settings_roff();

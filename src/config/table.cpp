@@ -1,0 +1,370 @@
+// The rows of the settings table. Adding a setting: a field in Settings plus one row here;
+// CLI, YAML, CPPICORN_CMD_ARGS, --help, --print-config and the man page follow.
+#include "config/table.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace cppicorn::config {
+namespace {
+
+constexpr std::string_view kApplication = "Application";
+constexpr std::string_view kSocket = "Server Socket";
+constexpr std::string_view kWorkers = "Worker Processes";
+constexpr std::string_view kSecurity = "Security";
+constexpr std::string_view kMechanics = "Server Mechanics";
+constexpr std::string_view kLogging = "Logging";
+
+// An application reference is MODULE:SYMBOL; whitespace can only be a quoting mistake.
+std::string check_app(std::string& v) {
+  if (v.empty()) return "";  // unset: load() reports a missing APP once all sources are read
+  if (std::any_of(v.begin(), v.end(), [](unsigned char c) { return std::isspace(c); })) {
+    return "invalid application '" + v + "' (expected MODULE:SYMBOL)";
+  }
+  return "";
+}
+
+const Setting kTable[] = {
+    // Application.
+    {.name = "app",
+     .flags = "",
+     .field = &Settings::app,
+     .section = kApplication,
+     .meta = "APP",
+     .doc = "The application to serve, as MODULE:SYMBOL. A native application is MODULE.so, "
+            "found in the --chdir directory or the --app-path directory, exporting SYMBOL; a "
+            "WSGI application is MODULE.py (or a package) with the callable SYMBOL. Given as "
+            "the positional argument on the command line, or as the app key in the file.",
+     .check = check_app},
+    {.name = "chdir",
+     .flags = "--chdir",
+     .field = &Settings::chdir,
+     .section = kApplication,
+     .meta = "DIR",
+     .doc = "Change to this directory before loading the application. Relative paths in "
+            "other settings are resolved by the processes after this change.",
+     .default_doc = "the current directory"},
+    {.name = "app_path",
+     .flags = "--app-path",
+     .field = &Settings::app_path,
+     .section = kApplication,
+     .meta = "DIR",
+     .doc = "An extra directory searched for the application module (MODULE.so or MODULE.py) "
+            "after the working directory.",
+     .default_doc = "none"},
+    {.name = "preload",
+     .flags = "--preload",
+     .field = &Settings::preload,
+     .section = kApplication,
+     .doc = "Load the application in the master before forking the workers. Workers start "
+            "faster and share the loaded code copy-on-write, but a reload (HUP) cannot pick "
+            "up new application code; use USR2 for that."},
+
+    // Server socket.
+    {.name = "bind",
+     .flags = "-b,--bind",
+     .field = &Settings::bind,
+     .section = kSocket,
+     .meta = "ADDRESS",
+     .doc = "A socket to listen on; repeat the flag (or give a YAML list) for several. ADDRESS "
+            "is HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N (an inherited descriptor) or "
+            "fd://NAME (a systemd socket by its FileDescriptorName=). gunicorn's forms "
+            "tcp://HOST:PORT, unix://PATH, :PORT and HOST (port 8000) are accepted and "
+            "normalised. A list from a later source replaces the earlier one.",
+     .check = check_bind,
+     .default_doc = "the sockets systemd passes (LISTEN_FDS), else 127.0.0.1:8000"},
+    {.name = "backlog",
+     .flags = "--backlog",
+     .field = &Settings::backlog,
+     .section = kSocket,
+     .meta = "INT",
+     .doc = "The maximum number of pending connections the kernel queues on each listening "
+            "socket (listen(2) backlog; capped by net.core.somaxconn).",
+     .min = 1,
+     .max = 65535},
+    {.name = "reuse_port",
+     .flags = "--reuse-port",
+     .field = &Settings::reuse_port,
+     .section = kSocket,
+     .doc = "Set SO_REUSEPORT on listening sockets, so several servers can bind the same "
+            "address and the kernel balances connections between them."},
+
+    // Worker processes.
+    {.name = "workers",
+     .flags = "-w,--workers",
+     .field = &Settings::workers,
+     .section = kWorkers,
+     .meta = "INT",
+     .doc = "The number of worker processes. Each worker runs one application call at a "
+            "time, so this is the request concurrency; a common start is 2-4 per core. "
+            "Adjustable at run time with TTIN and TTOU.",
+     .min = 1,
+     .max = 100000,
+     .default_doc = "$WEB_CONCURRENCY when it is a positive integer, else 1"},
+    {.name = "worker_connections",
+     .flags = "--worker-connections",
+     .field = &Settings::worker_connections,
+     .section = kWorkers,
+     .meta = "INT",
+     .doc = "The maximum number of open client connections per worker (idle keep-alive "
+            "connections included); beyond it the worker stops accepting.",
+     .min = 1},
+    {.name = "max_requests",
+     .flags = "--max-requests",
+     .field = &Settings::max_requests,
+     .section = kWorkers,
+     .meta = "INT",
+     .doc = "Restart a worker after it has served this many requests, a simple guard "
+            "against memory leaks in the application. 0 disables recycling.",
+     .min = 0},
+    {.name = "max_requests_jitter",
+     .flags = "--max-requests-jitter",
+     .field = &Settings::max_requests_jitter,
+     .section = kWorkers,
+     .meta = "INT",
+     .doc = "Add a random 0..INT to max_requests per worker, so workers do not all restart "
+            "at the same moment.",
+     .min = 0},
+    {.name = "timeout",
+     .flags = "-t,--timeout",
+     .field = &Settings::timeout,
+     .section = kWorkers,
+     .meta = "SECONDS",
+     .doc = "A worker silent for more than this many seconds (stuck in an application call) "
+            "is killed (SIGABRT, then SIGKILL) and replaced; the log names the request it "
+            "was serving. 0 disables the check.",
+     .min = 0},
+    {.name = "graceful_timeout",
+     .flags = "--graceful-timeout",
+     .field = &Settings::graceful_timeout,
+     .section = kWorkers,
+     .meta = "SECONDS",
+     .doc = "After a graceful stop (TERM, HUP, WINCH, max_requests), workers get this many "
+            "seconds to finish their requests before they are killed.",
+     .min = 0},
+    {.name = "keepalive",
+     .flags = "--keep-alive",
+     .field = &Settings::keepalive,
+     .section = kWorkers,
+     .meta = "SECONDS",
+     .doc = "How long an idle keep-alive connection waits for its next request. 0 closes "
+            "every connection after one response.",
+     .min = 0},
+
+    // Security and HTTP limits.
+    {.name = "limit_request_line",
+     .flags = "--limit-request-line",
+     .field = &Settings::limit_request_line,
+     .section = kSecurity,
+     .meta = "INT",
+     .doc = "The maximum size in bytes of the request line (method, target, version); "
+            "longer requests get 414. 0 means unlimited (the request head as a whole is "
+            "still bounded).",
+     .min = 0,
+     .max = 8190},
+    {.name = "limit_request_fields",
+     .flags = "--limit-request-fields",
+     .field = &Settings::limit_request_fields,
+     .section = kSecurity,
+     .meta = "INT",
+     .doc = "The maximum number of header fields in a request; more get 431. 0 means "
+            "unlimited (the request head as a whole is still bounded).",
+     .min = 0,
+     .max = 32768},
+    {.name = "limit_request_field_size",
+     .flags = "--limit-request-field_size,--limit-request-field-size",
+     .field = &Settings::limit_request_field_size,
+     .section = kSecurity,
+     .meta = "INT",
+     .doc = "The maximum size in bytes of one header field line; larger get 431. 0 means "
+            "unlimited (the request head as a whole is still bounded).",
+     .min = 0},
+    {.name = "limit_request_body",
+     .flags = "--limit-request-body",
+     .field = &Settings::limit_request_body,
+     .section = kSecurity,
+     .meta = "BYTES",
+     .doc = "The maximum size in bytes of a request body, declared or chunked; larger get "
+            "413. 0 means unlimited.",
+     .min = 0},
+    {.name = "header_timeout",
+     .flags = "--header-timeout",
+     .field = &Settings::header_timeout,
+     .section = kSecurity,
+     .meta = "SECONDS",
+     .doc = "Seconds a client has to send a whole request head (slowloris guard); the "
+            "connection is closed after it. 0 disables the limit.",
+     .min = 0},
+    {.name = "body_timeout",
+     .flags = "--body-timeout",
+     .field = &Settings::body_timeout,
+     .section = kSecurity,
+     .meta = "SECONDS",
+     .doc = "Seconds allowed between two reads of request body data before the connection "
+            "is closed. 0 disables the limit.",
+     .min = 0},
+    {.name = "permit_bare_lf",
+     .flags = "--permit-bare-lf",
+     .field = &Settings::permit_bare_lf,
+     .section = kSecurity,
+     .doc = "Accept a bare LF (without CR) as the line end in request heads. Off by "
+            "default because lenient line ends enable request smuggling behind proxies "
+            "that disagree."},
+    {.name = "header_map",
+     .flags = "--header-map",
+     .field = &Settings::header_underscores,
+     .section = kSecurity,
+     .meta = "MODE",
+     .doc = "What to do with header names containing '_', which collide with '-' once "
+            "mapped to CGI-style names: drop them, refuse the request (400), or pass them "
+            "on (dangerous, also spelled allow)."},
+    {.name = "forwarded_allow_ips",
+     .flags = "--forwarded-allow-ips",
+     .field = &Settings::forwarded_allow_ips,
+     .section = kSecurity,
+     .meta = "IPS",
+     .doc = "Comma-separated addresses or networks (CIDR) of front-end proxies trusted to "
+            "set X-Forwarded-For, X-Forwarded-Proto and the like; '*' trusts every peer "
+            "(only safe when nothing else can reach the socket).",
+     .check = check_ip_or_network,
+     .list = ListStyle::kComma},
+    {.name = "proxy_protocol",
+     .flags = "--proxy-protocol",
+     .field = &Settings::proxy_protocol,
+     .section = kSecurity,
+     .doc = "Expect a PROXY protocol header (v1 or v2) at the start of each connection "
+            "from the addresses in proxy_allow_ips, and use the client address it carries."},
+    {.name = "proxy_allow_ips",
+     .flags = "--proxy-allow-from",
+     .field = &Settings::proxy_allow_ips,
+     .section = kSecurity,
+     .meta = "IPS",
+     .doc = "Comma-separated addresses or networks (CIDR) allowed to send a PROXY protocol "
+            "header; '*' allows every peer.",
+     .check = check_ip_or_network,
+     .list = ListStyle::kComma},
+
+    // Server mechanics.
+    {.name = "pidfile",
+     .flags = "-p,--pid",
+     .field = &Settings::pidfile,
+     .section = kMechanics,
+     .meta = "FILE",
+     .doc = "Write the master's process id to FILE. After a USR2 upgrade the new master "
+            "takes the file over once the old master is gone.",
+     .default_doc = "none"},
+    {.name = "user",
+     .flags = "-u,--user",
+     .field = &Settings::user,
+     .section = kMechanics,
+     .meta = "USER",
+     .doc = "Switch worker processes to this user (name or numeric id) after binding.",
+     .default_doc = "unchanged"},
+    {.name = "group",
+     .flags = "-g,--group",
+     .field = &Settings::group,
+     .section = kMechanics,
+     .meta = "GROUP",
+     .doc = "Switch worker processes to this group (name or numeric id) after binding.",
+     .default_doc = "unchanged"},
+    {.name = "umask",
+     .flags = "-m,--umask",
+     .field = &Settings::umask,
+     .section = kMechanics,
+     .meta = "MODE",
+     .doc = "The file mode creation mask of the processes (unix sockets, pid and log files). "
+            "Octal as 0o22 or 022, or decimal as 18.",
+     .min = 0,
+     .max = 0777,
+     .octal = true},
+    {.name = "proc_name",
+     .flags = "-n,--name",
+     .field = &Settings::proc_name,
+     .section = kMechanics,
+     .meta = "STRING",
+     .doc = "The name shown in ps and top for the master and workers "
+            "(\"cppicorn: master [NAME]\").",
+     .default_doc = "the application"},
+    {.name = "server_header",
+     .flags = "--server-header",
+     .field = &Settings::server_header,
+     .section = kMechanics,
+     .meta = "STRING",
+     .doc = "The value of the Server response header. Empty omits the header."},
+    {.name = "upgrade_manual",
+     .flags = "--upgrade-manual",
+     .field = &Settings::upgrade_manual,
+     .section = kMechanics,
+     .doc = "After a USR2 upgrade, keep the old master and its workers running until it "
+            "gets WINCH (stop the old workers) and then QUIT, as in gunicorn, instead of "
+            "retiring it as soon as the new master is ready."},
+    {.name = "upgrade_timeout",
+     .flags = "--upgrade-timeout",
+     .field = &Settings::upgrade_timeout,
+     .section = kMechanics,
+     .meta = "SECONDS",
+     .doc = "How long the old master waits for a new master (USR2) to report ready before "
+            "it gives up, logs why and keeps serving.",
+     .min = 0},
+
+    // Logging.
+    {.name = "log_level",
+     .flags = "--log-level",
+     .field = &Settings::log_level,
+     .section = kLogging,
+     .meta = "LEVEL",
+     .doc = "The minimum level of error log messages: debug, info, warning, error or "
+            "critical.",
+     .check = check_log_level},
+    {.name = "error_logfile",
+     .flags = "--error-logfile,--log-file",
+     .field = &Settings::error_logfile,
+     .section = kLogging,
+     .meta = "FILE",
+     .doc = "Where the error log goes: a file, or '-' for standard error (under journald "
+            "the lines carry priority prefixes instead of timestamps). Reopened on USR1."},
+    {.name = "access_logfile",
+     .flags = "--access-logfile",
+     .field = &Settings::access_logfile,
+     .section = kLogging,
+     .meta = "FILE",
+     .doc = "Where the access log goes: a file, or '-' for standard output. Empty turns "
+            "access logging off. Reopened on USR1.",
+     .default_doc = "off"},
+    {.name = "access_log_format",
+     .flags = "--access-logformat",
+     .field = &Settings::access_log_format,
+     .section = kLogging,
+     .meta = "FORMAT",
+     .doc = "The access log line, with gunicorn's atoms: %(h)s remote address, %(t)s time, "
+            "%(r)s request line, %(s)s status, %(b)s body bytes, %(f)s referer, %(a)s user "
+            "agent, %(D)s microseconds, %({name}i)s a request header, and the rest of "
+            "gunicorn's set."},
+};
+
+}  // namespace
+
+std::span<const Setting> settings_table() { return kTable; }
+
+const Setting* find_setting(std::string_view name) {
+  for (const Setting& s : kTable) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::string primary_flag(const Setting& s) {
+  if (s.flags.empty()) return std::string(s.meta);
+  std::string_view rest = s.flags;
+  std::string_view first;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view f = rest.substr(0, comma);
+    if (first.empty()) first = f;
+    if (f.starts_with("--")) return std::string(f);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return std::string(first);
+}
+
+}  // namespace cppicorn::config

@@ -1,0 +1,140 @@
+// Validators for text settings: listen addresses, trusted proxy addresses, log levels.
+// They normalise as well as check, so the rest of the server sees one spelling per meaning
+// (e.g. gunicorn's "unix://PATH" arrives as "unix:PATH").
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "config/table.h"
+
+namespace cppicorn::config {
+namespace {
+
+constexpr std::string_view kDefaultPort = "8000";  // gunicorn's, for a bare HOST
+
+bool all_digits(std::string_view s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+bool valid_port(std::string_view s) {
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return all_digits(s) && ec == std::errc() && end == s.data() + s.size() && v <= 65535;
+}
+
+// Host names and IPv4 literals: letters, digits, '-', '.', '_' (resolution happens at bind).
+bool valid_host(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '.' || c == '_';
+  });
+}
+
+bool valid_ipv6(std::string_view s) {
+  in6_addr addr;
+  return inet_pton(AF_INET6, std::string(s).c_str(), &addr) == 1;
+}
+
+std::string bad_address(std::string_view v, std::string_view why = {}) {
+  std::string out = "invalid address '" + std::string(v) + "'";
+  if (!why.empty()) return out + " (" + std::string(why) + ")";
+  return out + " (expected HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N or fd://NAME)";
+}
+
+}  // namespace
+
+std::string check_bind(std::string& v) {
+  const std::string original = v;
+  if (v.starts_with("tcp://")) v.erase(0, 6);
+  if (v.starts_with("unix://")) v.erase(5, 2);  // unix://PATH -> unix:PATH
+  if (v.starts_with("unix:")) {
+    return v.size() > 5 ? "" : bad_address(original, "empty unix socket path");
+  }
+  if (v.starts_with("fd://")) {
+    std::string_view id = std::string_view(v).substr(5);
+    if (all_digits(id)) {
+      int fd = 0;
+      auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), fd);
+      return ec == std::errc() ? "" : bad_address(original, "descriptor out of range");
+    }
+    // systemd's FileDescriptorName=: up to 255 printable ASCII characters, no ':'.
+    bool ok = !id.empty() && id.size() <= 255 && std::all_of(id.begin(), id.end(), [](char c) {
+      return c > ' ' && c < 0x7f && c != ':';
+    });
+    return ok ? "" : bad_address(original, "expected fd://N or fd://NAME");
+  }
+  std::string_view host;
+  std::string_view port = kDefaultPort;
+  std::string_view sv = v;
+  if (sv.starts_with('[')) {
+    size_t close = sv.find(']');
+    if (close == std::string_view::npos) return bad_address(original, "missing ']'");
+    host = sv.substr(1, close - 1);
+    std::string_view after = sv.substr(close + 1);
+    if (!after.empty()) {
+      if (!after.starts_with(':')) return bad_address(original);
+      port = after.substr(1);
+    }
+    if (!valid_ipv6(host)) return bad_address(original, "not an IPv6 address");
+    if (!valid_port(port)) return bad_address(original, "invalid port");
+    v = "[" + std::string(host) + "]:" + std::string(port);
+    return "";
+  }
+  size_t colon = sv.rfind(':');
+  if (colon != std::string_view::npos) {
+    host = sv.substr(0, colon);
+    port = sv.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return bad_address(original, "IPv6 addresses need brackets, as in [::1]:8000");
+    }
+  } else {
+    host = sv;
+  }
+  if (host.empty()) host = "0.0.0.0";  // gunicorn's ":PORT" means every IPv4 interface
+  if (!valid_host(host)) return bad_address(original);
+  if (!valid_port(port)) return bad_address(original, "invalid port");
+  v = std::string(host) + ":" + std::string(port);
+  return "";
+}
+
+std::string check_ip_or_network(std::string& v) {
+  if (v == "*") return "";
+  std::string_view sv = v;
+  size_t slash = sv.find('/');
+  std::string addr(sv.substr(0, slash));
+  in6_addr buf;
+  int max_prefix = 0;
+  if (inet_pton(AF_INET, addr.c_str(), &buf) == 1) {
+    max_prefix = 32;
+  } else if (inet_pton(AF_INET6, addr.c_str(), &buf) == 1) {
+    max_prefix = 128;
+  } else {
+    return "invalid address '" + v + "' (expected an IP address, a CIDR network or '*')";
+  }
+  if (slash != std::string_view::npos) {
+    std::string_view prefix = sv.substr(slash + 1);
+    int p = -1;
+    auto [end, ec] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), p);
+    if (!all_digits(prefix) || ec != std::errc() || p > max_prefix) {
+      return "invalid network '" + v + "' (prefix length must be 0.." + std::to_string(max_prefix) +
+             ")";
+    }
+  }
+  return "";
+}
+
+std::string check_log_level(std::string& v) {
+  std::string l = v;
+  for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view level : {"debug", "info", "warning", "error", "critical"}) {
+    if (l == level) {
+      v = l;
+      return "";
+    }
+  }
+  return "expected debug, info, warning, error or critical, got '" + v + "'";
+}
+
+}  // namespace cppicorn::config
