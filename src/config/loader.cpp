@@ -1,0 +1,156 @@
+// load(): combines the sources in precedence order, defaults < YAML < CPPICORN_CMD_ARGS <
+// argv, and turns actions (--help, --print-config ...) into output and an exit code. It keeps
+// no state between calls, so the arbiter can run it again on SIGHUP with the original argv.
+#include <unistd.h>
+
+#include <charconv>
+#include <exception>
+#include <filesystem>
+
+#include "config/settings.h"
+#include "config/sources.h"
+
+extern char** environ;
+
+namespace cppicorn::config {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitCheckFailed = 1;  // --check-config found a problem (as gunicorn)
+constexpr int kExitUsage = 2;
+
+// Applies one parsed command line; every value of a setting given there replaces the earlier
+// source's (a repeated -b builds one list, which then replaces the file's list as a whole).
+std::string apply(const CommandLine& cl, Settings& s) {
+  for (const auto& [setting, values] : cl.values) {
+    std::string err = is_list(*setting) && setting->list == ListStyle::kRepeat
+                          ? assign_list(*setting, values, s)
+                          : assign_text(*setting, values.back(), s);
+    if (!err.empty()) return primary_flag(*setting) + ": " + err;
+  }
+  return "";
+}
+
+std::string action_in_env(const CommandLine& cl) {
+  if (cl.help) return "--help";
+  if (cl.version) return "--version";
+  if (cl.print_config) return "--print-config";
+  if (cl.check_config) return "--check-config";
+  return "";
+}
+
+// Workers default to $WEB_CONCURRENCY (Heroku's convention, which gunicorn follows).
+void apply_web_concurrency(const std::map<std::string, std::string>& env, LoadResult& r) {
+  auto it = env.find("WEB_CONCURRENCY");
+  if (it == env.end() || it->second.empty()) return;
+  const std::string& v = it->second;
+  int n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec == std::errc() && end == v.data() + v.size() && n >= 1) {
+    r.settings.workers = n;
+  } else {
+    r.warnings.push_back("WEB_CONCURRENCY='" + v + "' is not a positive integer; ignored");
+  }
+}
+
+LoadResult load_or_throw(int argc, const char* const* argv,
+                         const std::map<std::string, std::string>& env,
+                         const std::string& base_dir) {
+  LoadResult r;
+  bool checking = false;
+  auto fail = [&r, &checking](std::string msg) {
+    r.exit_now = true;
+    r.exit_code = checking ? kExitCheckFailed : kExitUsage;
+    r.error = std::move(msg);
+    return r;
+  };
+  auto finish = [&r](std::string output) {
+    r.exit_now = true;
+    r.exit_code = kExitOk;
+    r.output = std::move(output);
+    return r;
+  };
+
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  CommandLine cli = parse_command_line(args);
+  if (!cli.error.empty()) return fail(cli.error);
+  if (cli.help) return finish(help_text());
+  if (cli.version) return finish("cppicorn " CPPICORN_VERSION "\n");
+  checking = cli.check_config;
+
+  CommandLine from_env;
+  if (auto it = env.find("CPPICORN_CMD_ARGS"); it != env.end()) {
+    std::vector<std::string> words;
+    if (std::string err = split_shell(it->second, words); !err.empty()) {
+      return fail("CPPICORN_CMD_ARGS: " + err);
+    }
+    from_env = parse_command_line(words);
+    if (!from_env.error.empty()) return fail("CPPICORN_CMD_ARGS: " + from_env.error);
+    if (std::string action = action_in_env(from_env); !action.empty()) {
+      return fail("CPPICORN_CMD_ARGS: " + action + " is only accepted on the command line");
+    }
+  }
+
+  apply_web_concurrency(env, r);
+  const std::vector<std::string>& files =
+      cli.config_files.empty() ? from_env.config_files : cli.config_files;
+  if (!files.empty()) {
+    std::filesystem::path path = files.back();
+    if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
+    if (std::string err = read_yaml_file(path.string(), r.settings); !err.empty()) {
+      return fail(err);
+    }
+    std::error_code ec;
+    std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    r.settings.config_file = ec ? path.string() : absolute.lexically_normal().string();
+  }
+  if (std::string err = apply(from_env, r.settings); !err.empty()) {
+    return fail("CPPICORN_CMD_ARGS: " + err);
+  }
+  if (std::string err = apply(cli, r.settings); !err.empty()) return fail(err);
+
+  // Printing needs no APP, so a config can be generated before the app exists.
+  if (cli.print_config) return finish(print_config(r.settings));
+  if (r.settings.app.empty()) {
+    return fail(
+        "no application given (pass APP as MODULE:SYMBOL, or set 'app' in the "
+        "config file)");
+  }
+  if (cli.check_config) return finish("");
+  return r;
+}
+
+}  // namespace
+
+LoadResult load(int argc, const char* const* argv, const std::map<std::string, std::string>& env,
+                const std::string& base_dir) {
+  // The contract is "never throws": an allocation failure or a CLI11 surprise becomes a
+  // usage error rather than std::terminate in the arbiter's SIGHUP path.
+  try {
+    return load_or_throw(argc, argv, env, base_dir);
+  } catch (const std::exception& e) {
+    LoadResult r;
+    r.exit_now = true;
+    r.exit_code = kExitUsage;
+    r.error = std::string("internal error while loading settings: ") + e.what();
+    return r;
+  }
+}
+
+LoadResult load(int argc, const char* const* argv, const std::map<std::string, std::string>& env) {
+  return load(argc, argv, env, "");
+}
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv = *e;
+    size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+}  // namespace cppicorn::config
