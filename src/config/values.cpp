@@ -14,6 +14,8 @@
 namespace cppicorn::config {
 namespace {
 
+// The usual visitor helper: one lambda per Field alternative, so a new alternative that is
+// not handled everywhere fails to compile instead of being silently ignored.
 template <class... F>
 struct Overload : F... {
   using F::operator()...;

@@ -22,7 +22,8 @@ inline LoadResult run(const std::vector<std::string>& args,
   return load(static_cast<int>(argv.size()), argv.data(), env);
 }
 
-// A YAML file in /tmp holding `text`, removed when the object goes.
+// A YAML file in /tmp holding `text`, removed when the object goes; mkstemps keeps tests
+// that run in parallel (ctest -j) from sharing a file.
 class TempYaml {
  public:
   explicit TempYaml(const std::string& text) {
