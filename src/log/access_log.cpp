@@ -161,6 +161,8 @@ void write_out(int fd, bool regular, const char* data, size_t size) {
 
 }  // namespace
 
+// The compiled format, the output descriptor, and the line buffer with its kept capacity.
+// Everything a request touches is allocated once, at create() and open().
 struct AccessLog::Impl {
   std::vector<Atom> atoms;
   std::string path;

@@ -29,6 +29,8 @@ struct AccessEntry {
   std::span<const http::Header> response_headers;
 };
 
+// One access log per worker, used from its event loop only (not thread-safe: render() caches
+// the [date] of the current second). create(), open(), then log(); flush() once a second.
 class AccessLog {
  public:
   // Compiles `format`; on a bad format returns null and sets *error.
