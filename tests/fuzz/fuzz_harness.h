@@ -1,0 +1,70 @@
+// Shared pieces of the HTTP fuzz targets: limit presets from the first input byte, and the
+// split feeding used to check that every segmentation of the input gives the same outcome.
+//
+// A different verdict for a different TCP segmentation would be a request-smuggling bug, so
+// the targets compare whole, byte-at-a-time and pseudo-random splits, not just crash-freedom.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/parser.h"
+
+namespace cppicorn::fuzz {
+
+// Preset 0 is the defaults; the others use small limits so the limit paths are reachable.
+inline http::Limits preset(uint8_t selector) {
+  http::Limits l;
+  if (selector & 1) {
+    l.request_line = 64;
+    l.fields = 8;
+    l.field_size = 64;
+    l.head_size = 256;
+    l.body = 100;
+  }
+  if (selector & 2) l.permit_bare_lf = true;
+  if (selector & 4) l.underscores = http::Underscores::kRefuse;
+  if (selector & 8) l.underscores = http::Underscores::kAllow;
+  return l;
+}
+
+// Piece sizes for feeding `len` bytes: mode 0 whole, 1 bytewise, else pseudo-random from
+// mode and salt.
+inline std::vector<size_t> pieces(size_t len, uint32_t mode, uint32_t salt) {
+  std::vector<size_t> out;
+  if (mode == 0) return {len};
+  uint32_t x = (mode ^ (salt * 2654435761u)) | 1;
+  for (size_t done = 0; done < len;) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    size_t n = mode == 1 ? 1 : 1 + x % ((x >> 8) % 4 == 0 ? 97 : 5);
+    n = std::min(n, len - done);
+    out.push_back(n);
+    done += n;
+  }
+  if (out.empty()) out.push_back(0);
+  return out;
+}
+
+inline void check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "invariant violated: %s\n", what);
+    std::abort();
+  }
+}
+
+inline bool inside(std::string_view v, std::string_view buf) {
+  return v.empty() || (v.data() >= buf.data() && v.data() + v.size() <= buf.data() + buf.size());
+}
+
+inline bool valid_status(int s) {
+  return s == 400 || s == 413 || s == 414 || s == 417 || s == 431 || s == 501 || s == 505;
+}
+
+}  // namespace cppicorn::fuzz

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Fuzzes the HTTP parser: run.sh BUILD_DIR [SECONDS]
+#
+# Configures BUILD_DIR with clang and -DCPPICORN_FUZZ=ON if it has no CMakeCache yet, builds
+# the fuzzers, seeds corpora from tests/conformance/cases, runs each target for SECONDS
+# (default 60) and prints executions and exec/s. Exits non-zero if any target crashed;
+# crash inputs are left in BUILD_DIR/fuzz-artifacts/.
+set -euo pipefail
+
+build=${1:?usage: run.sh BUILD_DIR [SECONDS]}
+seconds=${2:-60}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+
+if [[ ! -f "$build/CMakeCache.txt" ]]; then
+  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPPICORN_FUZZ=ON \
+    -DCPPICORN_TESTS=OFF -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+fi
+cmake --build "$build" --target fuzz_request_parser fuzz_chunked fuzz_seeds -j2 >/dev/null
+
+corpus=$build/fuzz-corpus
+artifacts=$build/fuzz-artifacts
+mkdir -p "$corpus/request" "$corpus/chunked" "$artifacts"
+"$build/tests/fuzz/fuzz_seeds" "$src/tests/conformance/cases" "$corpus/request" "$corpus/chunked"
+
+status=0
+for target in fuzz_request_parser fuzz_chunked; do
+  dir=$corpus/request
+  [[ $target == fuzz_chunked ]] && dir=$corpus/chunked
+  log=$build/$target.log
+  result=ok
+  if ! "$build/tests/fuzz/$target" -max_total_time="$seconds" -print_final_stats=1 \
+      -artifact_prefix="$artifacts/$target-" "$dir" >"$log" 2>&1; then
+    result=CRASH
+    status=1
+  fi
+  execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
+  rate=$(awk '/stat::average_exec_per_sec/ {print $2}' "$log")
+  echo "$target: $result, ${execs:-?} executions, ${rate:-?} exec/s, log $log"
+  if [[ $result == CRASH ]]; then
+    grep -E "ERROR|invariant|disagrees|Test unit written" "$log" | head -5 || true
+  fi
+done
+exit $status
