@@ -64,6 +64,12 @@ write_file() { inside sh -c 'mkdir -p "$(dirname "$1")" && cat > "$1"' sh "$1"; 
 dropin() { write_file "/run/systemd/system/$1.d/$2.conf" && sc daemon-reload; }
 # conf NAME (stdin): write $SD_CONFDIR/NAME.yaml (the instance NAME's config)
 conf() { write_file "$SD_CONFDIR/$1.yaml"; }
+# inflight PORT: a worker accepted a connection to PORT and read the request: an established
+# server-side connection with nothing left unread, and an empty accept queue
+inflight() {
+    [ -n "$(inside ss -Htn state established "( sport = :$1 )" | awk '$1 == 0')" ] &&
+    [ "$(inside ss -Htln "( sport = :$1 )" | awk '{print $2}' | sort -u)" = 0 ]
+}
 active() { [ "$(prop "$1" ActiveState)" = active ]; }
 
 # client_loop OUT CURL_ARGS… (run it in the background): requests back to back until

@@ -13,6 +13,8 @@ check b-socket-listening $([ $rc = 0 ] && [ "$(prop $S ActiveState)" = active ] 
     "socket rc=$rc $(prop $S ActiveState), service before any connection: $before; $SOCK: $ls"
 
 body=$(http --unix-socket $SOCK http://localhost/)
+# a worker may answer before systemd has processed the arbiter's READY=1: wait for it
+wait_for 10 active $U
 after=$(prop $U ActiveState)
 names=$(inside sh -c "tr '\0' '\n' < /proc/$(prop $U MainPID)/environ" 2>/dev/null | grep '^LISTEN_FDNAMES=')
 check b-activation $([ "$body" = "Hello, World!" ] && [ "$after" = active ]; echo $?) \

@@ -13,21 +13,27 @@ mark=$(journal_mark)
 client_loop "$C" http://127.0.0.1:8000/ &
 cl=$!
 client_wait_more "$C" 5
-sc reload $U; rc=$?
-# rotated: none of the old workers is left and 2 new ones serve
+# three reloads in a row, each must replace both workers: none of the old ones is left and
+# 2 new ones serve (the old workers finish what they accepted, the client must not notice)
 rotated() {
     local now p; now=$(children "$mp")
     [ "$(nwords "$now")" = 2 ] || return 1
     for p in $old; do case " $now " in *" $p "*) return 1 ;; esac; done
 }
-wait_for 30 rotated; rot=$?
-new=$(children "$mp")
+rcs="" rots="" hist="[$old]"
+for i in 1 2 3; do
+    sc reload $U; rcs="$rcs$?"
+    wait_for 30 rotated; rots="$rots$?"
+    old=$(children "$mp"); hist="$hist → [$old]"
+    client_wait_more "$C" 5
+done
+wait_for 10 active $U
 client_wait_more "$C" 20
 touch "$C.stop"; wait $cl
 ok=$(client_ok "$C"); bad=$(client_bad "$C")
-check c-reload-rotates-workers $([ $rc = 0 ] && [ $rot = 0 ] && [ "$(prop $U MainPID)" = "$mp" ] && active $U; echo $?) \
-    "reload rc=$rc MainPID $mp → $(prop $U MainPID); workers [$old] → [$new]; $(prop $U ActiveState)"
-check c-reload-no-failed-request $([ "$bad" = 0 ] && [ "$ok" -ge 25 ]; echo $?) \
+check c-reload-rotates-workers $([ $rcs = 000 ] && [ $rots = 000 ] && [ "$(prop $U MainPID)" = "$mp" ] && active $U; echo $?) \
+    "3 reloads: rc=$rcs rotated=$rots (0 = yes); MainPID $mp → $(prop $U MainPID); workers $hist; $(prop $U ActiveState)"
+check c-reload-no-failed-request $([ "$bad" = 0 ] && [ "$ok" -ge 35 ]; echo $?) \
     "client: $ok ok, $bad failed $(head -c 600 "$C.err" | tr '\n' ' ')"
 j=$(journal "$mark" -u $U -o cat)
 r1=$(echo "$j" | grep -m1 '^Reloading ')

@@ -11,13 +11,7 @@ CONF
 sc start $U || { fail f-graceful-stop "start failed: $(prop $U ActiveState)"; exit 0; }
 inside curl -sS --max-time 30 -o /dev/null -w '%{http_code}' 'http://127.0.0.1:8000/sleep?ms=3000' > "$R" 2>&1 &
 cl=$!
-# in flight = a worker accepted the connection and read the request: an established server-side
-# connection with nothing left unread, and an empty accept queue
-inflight() {
-    [ -n "$(inside ss -Htn state established '( sport = :8000 )' | awk '$1 == 0')" ] &&
-    [ "$(inside ss -Htln '( sport = :8000 )' | awk '{print $2}' | sort -u)" = 0 ]
-}
-wait_for 10 inflight; f=$?
+wait_for 10 inflight 8000; f=$?
 sc stop $U; rc=$?
 wait $cl
 code=$(cat "$R")
