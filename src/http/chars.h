@@ -64,6 +64,25 @@ inline constexpr std::array<int8_t, 256> kHex = [] {
   return t;
 }();
 
+// Advances `p` over field-value bytes (SP, HTAB, VCHAR, obs-text) and returns the first other
+// byte's position, never reading at or past `end`. Eight bytes at a time while no byte is a
+// CTL or DEL (HTAB drops to the byte loop, which is exact): values dominate head size.
+inline const char* skip_field_value(const char* p, const char* end) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  while (end - p >= 8) {
+    uint64_t w;
+    __builtin_memcpy(&w, p, 8);
+    const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;  // some byte < 0x20
+    const uint64_t d = w ^ (kOnes * 0x7f);
+    const uint64_t del = (d - kOnes) & ~d & kHigh;  // some byte == 0x7f
+    if ((below_space | del) != 0) break;
+    p += 8;
+  }
+  while (p < end && kFieldValue[static_cast<unsigned char>(*p)]) ++p;
+  return p;
+}
+
 inline bool is(const Table& t, char c) { return t[static_cast<unsigned char>(c)]; }
 inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }

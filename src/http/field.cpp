@@ -11,7 +11,7 @@ namespace cppicorn::http::detail {
 
 Error parse_field_line(const char* p, const char* end, bool permit_bare_lf, Header* out,
                        const char** next) {
-  (void)end;  // a LF exists before `end`, and no table below accepts LF, so loops stop there
+  // A LF exists before `end` and no class below accepts LF, so every scan stops at it.
   // A line starting with whitespace is either obs-fold (a continuation of the previous
   // field) or whitespace between the start-line and the first field: both are rejected.
   if (chars::is_ows(*p)) return {400, "obsolete line folding"};
@@ -28,7 +28,7 @@ Error parse_field_line(const char* p, const char* end, bool permit_bare_lf, Head
   ++p;
   while (chars::is_ows(*p)) ++p;
   const char* value = p;
-  while (chars::is(chars::kFieldValue, *p)) ++p;
+  p = chars::skip_field_value(p, end);
   const char* value_end = p;
   if (*p == '\r') {
     if (p[1] != '\n') return {400, "bare CR"};
