@@ -14,6 +14,12 @@ namespace cppicorn::http {
 namespace {
 
 constexpr size_t kMaxSizeDigits = 16;  // 64 bits; more is either padding or an attack
+// Framing allowance: each chunk may spend 16 bytes plus its own size on framing (size line,
+// extensions, CRLF); beyond that a debt of 16 KiB is tolerated. Tiny chunks and long
+// extensions pass, but a stream that is mostly framing (a CPU/bandwidth sink carrying no
+// body, cf. Go's CVE-2023-39326) is refused.
+constexpr uint64_t kFramingCredit = 16;
+constexpr uint64_t kMaxFramingDebt = 16 * 1024;
 
 // Skips a quoted-string starting at the DQUOTE at `p`; returns the byte after the closing
 // DQUOTE, or nullptr when malformed.
@@ -82,6 +88,7 @@ void ChunkedDecoder::reset(uint64_t max_body) {
   line_scanned_ = 0;
   trailer_bytes_ = 0;
   trailer_fields_ = 0;
+  framing_debt_ = 0;
   error_status_ = 0;
   error_reason_ = {};
 }
@@ -142,6 +149,12 @@ ChunkedDecoder::Result ChunkedDecoder::decode(char* buf, size_t len) {
         if (max_body_ != 0 && size > max_body_ - total_) {
           return fail(r, 413, "request body too large");
         }
+        const uint64_t framing = static_cast<uint64_t>(lf - s) + 1 + (size > 0 ? 2 : 0);
+        const uint64_t credit =
+            size > UINT64_MAX - kFramingCredit ? UINT64_MAX : size + kFramingCredit;
+        framing_debt_ = framing_debt_ + framing > credit ? framing_debt_ + framing - credit : 0;
+        if (framing_debt_ > kMaxFramingDebt)
+          return fail(r, 400, "chunk framing overhead too large");
         p = static_cast<size_t>(lf + 1 - buf);
         remaining_ = size;
         state_ = size == 0 ? State::kTrailer : State::kData;

@@ -126,7 +126,8 @@ class ChunkedDecoder {
   size_t line_scanned_ = 0;   // bytes of the pending line at buf[0] already searched for LF
   size_t trailer_bytes_ = 0;  // bytes of trailer lines consumed
   size_t trailer_fields_ = 0;
-  int error_status_ = 0;  // kept so calls after an error repeat it
+  uint64_t framing_debt_ = 0;  // framing bytes not yet paid for by body bytes
+  int error_status_ = 0;       // kept so calls after an error repeat it
   std::string_view error_reason_;
 };
 

@@ -115,6 +115,22 @@ TEST(ChunkedDecoder, BodyLimit) {
   EXPECT_EQ(status_of("ffffffffffffffff\r\n", 5), 413);  // refused at the size line
 }
 
+TEST(ChunkedDecoder, FramingOverheadIsBounded) {
+  std::string tiny;  // one-byte chunks: 5 bytes of framing each, within the allowance
+  for (int i = 0; i < 20000; ++i) tiny += "1\r\nx\r\n";
+  EXPECT_EQ(status_of(tiny + "0\r\n\r\n"), 200);
+  std::string ext;  // long extensions on one-byte chunks: mostly framing
+  for (int i = 0; i < 10; ++i) ext += "1;e=" + std::string(4000, 'v') + "\r\nx\r\n";
+  Decoded d = decode(ext + "0\r\n\r\n");
+  EXPECT_EQ(d.result.http_status, 400);
+  EXPECT_EQ(d.result.reason, "chunk framing overhead too large");
+  std::string big;  // the same extensions on large chunks are paid for by the data
+  for (int i = 0; i < 10; ++i) {
+    big += "1000;e=" + std::string(4000, 'v') + "\r\n" + std::string(4096, 'x') + "\r\n";
+  }
+  EXPECT_EQ(status_of(big + "0\r\n\r\n"), 200);
+}
+
 TEST(ChunkedDecoder, ErrorsAndDoneAreSticky) {
   ChunkedDecoder d;
   std::string bad = "x\r\n";
