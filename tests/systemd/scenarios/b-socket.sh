@@ -6,6 +6,7 @@ set -u; . "$SD_LIB"
 S=cppicorn@hello.socket U=cppicorn@hello.service SOCK=/run/cppicorn/hello.sock
 C=$SD_WORK/b-client
 
+mark=$(journal_mark)
 sc start $S; rc=$?
 before=$(prop $U ActiveState)
 ls=$(inside stat -c '%U:%G %a %F' $SOCK 2>&1)
@@ -20,6 +21,9 @@ names=$(inside sh -c "tr '\0' '\n' < /proc/$(prop $U MainPID)/environ" 2>/dev/nu
 check b-activation $([ "$body" = "Hello, World!" ] && [ "$after" = active ]; echo $?) \
     "first connection → '$body', service now $after (${names:-LISTEN_FDNAMES cleared from the environment})"
 
+listening=$(journal "$mark" -u $U -o cat | grep -m1 'Listening at')
+note "arbiter: '${listening:-no Listening at line}'"
+
 mp1=$(prop $U MainPID)
 client_loop "$C" --unix-socket $SOCK http://localhost/ &
 cl=$!
@@ -29,6 +33,23 @@ mp2=$(prop $U MainPID)
 client_wait_more "$C" 20
 touch "$C.stop"; wait $cl
 ok=$(client_ok "$C"); bad=$(client_bad "$C")
+# the service's RuntimeDirectory=cppicorn/%i went away on stop; the socket's path must not
+sockfile=$(inside stat -c %F $SOCK 2>&1)
+check b-socket-survives-restart $([ "$sockfile" = socket ] && [ "$(prop $S ActiveState)" = active ]; echo $?) \
+    "$SOCK after the restart: $sockfile; $S $(prop $S ActiveState)"
 check b-restart-no-failed-request $([ $rc = 0 ] && [ "$bad" = 0 ] && [ "$ok" -ge 25 ] && \
     [ "$mp1" != "$mp2" ] && active $U; echo $?) \
     "restart rc=$rc MainPID $mp1 → $mp2; client: $ok ok, $bad failed $(head -c 600 "$C.err" | tr '\n' ' ')"
+
+# The socket by name: `bind: [fd://http]` (FileDescriptorName=http) instead of "all sockets".
+conf named <<CONF
+app: hello:app
+chdir: $SD_EXAMPLES
+workers: 1
+bind: [fd://http]
+CONF
+sc start cppicorn@named.socket
+body=$(http --unix-socket /run/cppicorn/named.sock http://localhost/)
+wait_for 10 active cppicorn@named.service
+check b-bind-fd-name $([ "$body" = "Hello, World!" ] && active cppicorn@named.service; echo $?) \
+    "bind fd://http → '$body', cppicorn@named.service $(prop cppicorn@named.service ActiveState)"
