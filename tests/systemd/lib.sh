@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/systemd/lib.sh — boot the host's systemd as PID 1 of a throw-away systemd-nspawn
 # container with a staged `cmake --install` of cppicorn, and the helpers scenarios use.
 #

@@ -53,3 +53,20 @@ body=$(http --unix-socket /run/cppicorn/named.sock http://localhost/)
 wait_for 10 active cppicorn@named.service
 check b-bind-fd-name $([ "$body" = "Hello, World!" ] && active cppicorn@named.service; echo $?) \
     "bind fd://http → '$body', cppicorn@named.service $(prop cppicorn@named.service ActiveState)"
+
+# The TCP drop-in documented in cppicorn@.socket, verbatim.
+conf tcp <<CONF
+app: hello:app
+chdir: $SD_EXAMPLES
+workers: 1
+CONF
+dropin cppicorn@tcp.socket 50-tcp <<'D'
+[Socket]
+ListenStream=
+ListenStream=127.0.0.1:8001
+D
+sc start cppicorn@tcp.socket
+listens=$(prop cppicorn@tcp.socket Listen)
+body=$(http http://127.0.0.1:8001/)
+check b-tcp-socket-dropin $([ "$body" = "Hello, World!" ] && [ "$listens" = "127.0.0.1:8001 (Stream)" ]; echo $?) \
+    "socket Listen=$listens; curl http://127.0.0.1:8001/ → '$body'"
