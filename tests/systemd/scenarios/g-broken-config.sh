@@ -23,3 +23,18 @@ check g-journal-file-line $([ -n "$line" ]; echo $?) "journal: '${line:-no line 
 # carries an error priority (<3>), so `journalctl -p err` and `systemctl status` flag it.
 prio=$(journal "$mark" -u $U -o json --output-fields=PRIORITY,MESSAGE | grep -m1 'broken.yaml:3' | grep -o '"PRIORITY":"[0-9]"')
 note "wish: the config error's journal priority is ${prio:-?} (6 = info; 3 = err would be flagged)"
+
+# An app that cannot load: exit 4, no restart either.
+U=cppicorn@noapp.service
+conf noapp <<CONF
+app: nosuchmodule:app
+chdir: $SD_EXAMPLES
+workers: 2
+CONF
+mark=$(journal_mark)
+sc start $U 2>/dev/null; rc=$?
+wait_for 10 failed          # (failed() reads $U: now the noapp unit)
+line=$(journal "$mark" -u $U -o cat | grep -m1 -i 'nosuchmodule')
+check g-app-load-fails $([ $rc != 0 ] && [ "$(prop $U ActiveState)" = failed ] && [ "$(prop $U ExecMainStatus)" = 4 ] && \
+    [ "$(prop $U NRestarts)" = 0 ]; echo $?) \
+    "start rc=$rc ActiveState=$(prop $U ActiveState) ExecMainStatus=$(prop $U ExecMainStatus) NRestarts=$(prop $U NRestarts); journal: '${line:-nothing about nosuchmodule}'"
