@@ -10,8 +10,8 @@
 // A class with per-worker state works too: it is constructed in each worker after fork and
 // destroyed when the worker stops, and its exceptions become 500 responses.
 //
-//   struct Api { Api() { /* connect */ } void operator()(cppicorn::Request&, cppicorn::Response&); };
-//   CPPICORN_EXPORT_APP(app, Api)
+//   struct Api { Api() { /* connect */ } void operator()(cppicorn::Request&, cppicorn::Response&);
+//   }; CPPICORN_EXPORT_APP(app, Api)
 #ifndef CPPICORN_APP_HPP_
 #define CPPICORN_APP_HPP_
 
@@ -101,12 +101,12 @@ class Response {
   bool send_file(int fd, int64_t offset, int64_t len) {
     return host_->send_file(resp_, fd, offset, len) == 0;
   }
-  // The whole file at path; false (and nothing sent) when it cannot be opened.
+  // The whole regular file at path; false (and nothing sent) when it cannot be opened.
   bool send_file(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     struct stat st;
-    if (::fstat(fd, &st) != 0) {
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       ::close(fd);
       return false;
     }
@@ -140,6 +140,9 @@ struct Adapter {
     } catch (const std::exception& e) {
       log(h, CPPICORN_LOG_ERROR, std::string("app failed to start: ") + e.what());
       return 1;
+    } catch (...) {
+      log(h, CPPICORN_LOG_ERROR, "app failed to start: a non-standard exception");
+      return 1;
     }
   }
   static void stop(void*) {
@@ -161,7 +164,8 @@ struct Adapter {
     return 1;
   }
   static constexpr cppicorn_app make() {
-    return cppicorn_app{CPPICORN_ABI_VERSION, sizeof(cppicorn_app), nullptr, &start, &stop, &handle};
+    return cppicorn_app{
+        CPPICORN_ABI_VERSION, sizeof(cppicorn_app), nullptr, &start, &stop, &handle};
   }
 };
 
@@ -174,7 +178,7 @@ struct FunctionApp {
 }  // namespace cppicorn
 
 // Exports `symbol` as an app built from a default-constructible callable type.
-#define CPPICORN_EXPORT_APP(symbol, AppType)                                   \
+#define CPPICORN_EXPORT_APP(symbol, AppType)                                    \
   extern "C" __attribute__((visibility("default"))) const cppicorn_app symbol = \
       ::cppicorn::detail::Adapter<AppType>::make();
 

@@ -1,0 +1,52 @@
+// The server side of an application: what a worker calls for each request (App), and what
+// the app sees of the request and response it is handling (Exchange).
+// Native shared objects are one kind of App; embedded interpreters can be others.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "http/parser.h"
+
+namespace cppicorn::config {
+struct Settings;
+}
+
+namespace cppicorn::app {
+
+// One request being handled: the worker's connection implements it for the app call.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  virtual const http::Request& request() const = 0;
+  virtual std::string_view remote_addr() const = 0;
+  virtual int remote_port() const = 0;
+  virtual std::string_view url_scheme() const = 0;
+  // -1 when the body cannot be read (the connection then closes), 0 at its end.
+  virtual int64_t read_body(void* buf, size_t len) = 0;
+  virtual void set_status(int status) = 0;
+  virtual void add_header(std::string_view name, std::string_view value) = 0;
+  virtual void write(const void* data, size_t len) = 0;
+  virtual int stream(const void* data, size_t len) = 0;
+  virtual int send_file(int fd, int64_t offset, int64_t len) = 0;
+};
+
+// A loaded application.
+class App {
+ public:
+  virtual ~App() = default;
+  // In each worker after fork, before serving. False (with *error) stops the server (exit 4).
+  virtual bool worker_start(std::string* error) = 0;
+  virtual void worker_stop() = 0;
+  // False when the app failed; the worker answers 500 if nothing was sent yet.
+  virtual bool handle(Exchange& exchange) = 0;
+};
+
+// Loads the app named by settings.app ("module:symbol"), looking for module.so in
+// settings.app_path and then the current directory (after --chdir). nullptr with *error
+// ("cannot load app 'x:app': ...") when it cannot.
+std::unique_ptr<App> load(const config::Settings& settings, std::string* error);
+
+}  // namespace cppicorn::app

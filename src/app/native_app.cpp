@@ -1,0 +1,110 @@
+// Native apps: module.so loaded with dlopen, its `const cppicorn_app` symbol checked for ABI
+// version and size, then called through the C ABI.
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <vector>
+
+#include "app/app.h"
+#include "app/host_api.h"
+#include "config/settings.h"
+
+namespace cppicorn::app {
+namespace {
+
+// The smallest cppicorn_app an ABI-1 app can export: up to and including `handle`.
+constexpr size_t kMinAppSize = offsetof(cppicorn_app, handle) + sizeof(cppicorn_app::handle);
+
+class NativeApp final : public App {
+ public:
+  NativeApp(void* handle, const cppicorn_app* app) : dl_(handle), app_(app) {}
+  ~NativeApp() override = default;  // never dlclose: app code may still run atexit handlers
+
+  bool worker_start(std::string* error) override {
+    if (app_->worker_start == nullptr) return true;
+    if (app_->worker_start(app_->context, host_api()) == 0) return true;
+    *error = "the app's worker_start hook failed";
+    return false;
+  }
+  void worker_stop() override {
+    if (app_->worker_stop != nullptr) app_->worker_stop(app_->context);
+  }
+  bool handle(Exchange& x) override {
+    return app_->handle(app_->context, host_api(), as_request(x), as_response(x)) == 0;
+  }
+
+ private:
+  [[maybe_unused]] void* dl_;
+  const cppicorn_app* app_;
+};
+
+// Where module.so may be: an explicit path, app_path, then the current directory.
+std::vector<std::filesystem::path> candidates(std::string_view module,
+                                              const std::string& app_path) {
+  std::vector<std::filesystem::path> out;
+  std::string file(module);
+  if (!file.ends_with(".so")) file += ".so";
+  if (file.find('/') != std::string::npos) {
+    out.emplace_back(file);
+    return out;
+  }
+  if (!app_path.empty()) out.push_back(std::filesystem::path(app_path) / file);
+  out.push_back(std::filesystem::current_path() / file);
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<App> load(const config::Settings& settings, std::string* error) {
+  const std::string& spec = settings.app;
+  if (spec.empty()) {
+    *error = "no application given (cppicorn [OPTIONS] MODULE:SYMBOL)";
+    return nullptr;
+  }
+  size_t colon = spec.rfind(':');
+  std::string_view module = std::string_view(spec).substr(0, colon);
+  std::string symbol = colon == std::string::npos ? "app" : spec.substr(colon + 1);
+  if (module.empty() || symbol.empty()) {
+    *error = fmt::format("cannot load app '{}': expected MODULE:SYMBOL", spec);
+    return nullptr;
+  }
+  std::vector<std::filesystem::path> paths = candidates(module, settings.app_path);
+  std::string tried;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      tried += (tried.empty() ? "" : ", ") + path.string();
+      continue;
+    }
+    void* dl = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (dl == nullptr) {
+      *error = fmt::format("cannot load app '{}': {}", spec, dlerror());
+      return nullptr;
+    }
+    auto* app = static_cast<const cppicorn_app*>(dlsym(dl, symbol.c_str()));
+    if (app == nullptr) {
+      *error =
+          fmt::format("cannot load app '{}': no symbol '{}' in {}", spec, symbol, path.string());
+      return nullptr;
+    }
+    if (app->abi_version != CPPICORN_ABI_VERSION || app->size < kMinAppSize ||
+        app->handle == nullptr) {
+      *error = fmt::format(
+          "cannot load app '{}': ABI mismatch in {} (app: version {} size {}; server: version "
+          "{} size {}); rebuild it against this cppicorn's <cppicorn/app.h>",
+          spec, path.string(), app->abi_version, app->size, CPPICORN_ABI_VERSION,
+          sizeof(cppicorn_app));
+      return nullptr;
+    }
+    spdlog::debug("Loaded app {} from {}", spec, path.string());
+    return std::make_unique<NativeApp>(dl, app);
+  }
+  *error = fmt::format("cannot load app '{}': module not found (tried {})", spec, tried);
+  return nullptr;
+}
+
+}  // namespace cppicorn::app

@@ -1,0 +1,315 @@
+#include "arbiter/arbiter.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "util/proctitle.h"
+
+namespace cppicorn {
+namespace {
+
+constexpr int kSignals[] = {SIGHUP,  SIGTERM, SIGINT,  SIGQUIT,  SIGTTIN,
+                            SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD};
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGHUP:
+      return "hup";
+    case SIGTERM:
+      return "term";
+    case SIGINT:
+      return "int";
+    case SIGQUIT:
+      return "quit";
+    case SIGTTIN:
+      return "ttin";
+    case SIGTTOU:
+      return "ttou";
+    case SIGUSR1:
+      return "usr1";
+    case SIGUSR2:
+      return "usr2";
+    case SIGWINCH:
+      return "winch";
+    default:
+      return "chld";
+  }
+}
+
+timeval seconds(double s) {
+  return {static_cast<time_t>(s), static_cast<suseconds_t>((s - static_cast<int64_t>(s)) * 1e6)};
+}
+
+}  // namespace
+
+Arbiter::Arbiter(Invocation invocation, config::Settings settings,
+                 std::vector<net::Listener> listeners, std::unique_ptr<app::App> preloaded)
+    : invocation_(std::move(invocation)),
+      settings_(std::move(settings)),
+      listeners_(std::move(listeners)),
+      preloaded_(std::move(preloaded)),
+      wanted_(settings_.workers) {}
+
+Arbiter::~Arbiter() {
+  for (event* e : events_) event_free(e);
+  if (base_) event_base_free(base_);
+}
+
+int Arbiter::run() {
+  proctitle::set(fmt::format("cppicorn: master [{}]",
+                             settings_.proc_name.empty() ? settings_.app : settings_.proc_name));
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    spdlog::critical("cannot create the boot pipe: {}", strerror(errno));
+    return 1;
+  }
+  boot_read_.reset(pipe_fds[0]);
+  boot_write_.reset(pipe_fds[1]);
+  fcntl(boot_read_.get(), F_SETFL, O_NONBLOCK);
+  if (!settings_.pidfile.empty()) {
+    std::string error;
+    if (!Pidfile::create(settings_.pidfile, &error)) {
+      spdlog::critical("{}", error);
+      return 1;
+    }
+    pidfile_ = std::make_unique<Pidfile>(settings_.pidfile);
+  }
+
+  base_ = event_base_new();
+  for (int sig : kSignals) {
+    event* e = evsignal_new(base_, sig, on_signal, this);
+    event_add(e, nullptr);
+    events_.push_back(e);
+  }
+  event* boot = event_new(base_, boot_read_.get(), EV_READ | EV_PERSIST, on_boot_pipe, this);
+  event_add(boot, nullptr);
+  events_.push_back(boot);
+  event* tick = event_new(base_, -1, EV_PERSIST, on_tick, this);
+  timeval one = seconds(1);
+  event_add(tick, &one);
+  events_.push_back(tick);
+  if (auto interval = notifier_.watchdog_interval()) {
+    event* wd = event_new(base_, -1, EV_PERSIST, on_watchdog, this);
+    timeval tv = seconds(static_cast<double>(interval->count()) / 1e6);
+    event_add(wd, &tv);
+    events_.push_back(wd);
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  for (const net::Listener& l : listeners_) {
+    spdlog::info("Listening at: {} ({})", l.url, getpid());
+  }
+  spdlog::info("Using worker: sync");
+  manage_workers();
+  event_base_dispatch(base_);
+
+  if (!settings_.pidfile.empty()) pidfile_.reset();
+  spdlog::info("Shutting down: Master");
+  log::flush();
+  return exit_code_;
+}
+
+void Arbiter::on_signal(evutil_socket_t sig, short, void* self) {
+  static_cast<Arbiter*>(self)->dispatch_signal(static_cast<int>(sig));
+}
+
+void Arbiter::dispatch_signal(int sig) {
+  if (sig != SIGCHLD) spdlog::info("Handling signal: {}", signal_name(sig));
+  switch (sig) {
+    case SIGHUP:
+      handle_hup();
+      break;
+    case SIGTERM:
+      handle_term();
+      break;
+    case SIGINT:
+      handle_int();
+      break;
+    case SIGQUIT:
+      handle_quit();
+      break;
+    case SIGTTIN:
+      handle_ttin();
+      break;
+    case SIGTTOU:
+      handle_ttou();
+      break;
+    case SIGUSR1:
+      handle_usr1();
+      break;
+    case SIGUSR2:
+      handle_usr2();
+      break;
+    case SIGWINCH:
+      handle_winch();
+      break;
+    case SIGCHLD:
+      handle_chld();
+      break;
+    default:
+      break;
+  }
+}
+
+// HUP: re-read the configuration and start a new generation of workers; the old one retires
+// once the new one serves (manage_workers). A bad file is refused and nothing changes.
+void Arbiter::handle_hup() {
+  if (stopping_) return;
+  spdlog::info("Hang up: Master");
+  std::vector<const char*> argv;
+  for (const std::string& a : invocation_.argv) argv.push_back(a.c_str());
+  config::LoadResult loaded = config::load(static_cast<int>(argv.size()), argv.data(),
+                                           invocation_.env, invocation_.start_dir);
+  if (loaded.exit_now) {
+    spdlog::error("Reload refused, keeping the running configuration: {}", loaded.error);
+    return;
+  }
+  if (loaded.settings.bind != settings_.bind) {
+    spdlog::warn(
+        "bind changed in the configuration; listeners change only on restart or "
+        "USR2 upgrade");
+  }
+  previous_settings_ = std::make_unique<config::Settings>(settings_);
+  settings_ = std::move(loaded.settings);
+  std::string error;
+  if (!log::init(settings_.log_level, settings_.error_logfile, &error)) {
+    spdlog::error("Reload: cannot reopen the error log: {}", error);
+  }
+  wanted_ = settings_.workers;
+  ++generation_;
+  reloading_ = true;
+  notifier_.reloading(fmt::format("Reloading: starting {} new workers", wanted_));
+  manage_workers();
+}
+
+void Arbiter::handle_term() { stop(true); }
+void Arbiter::handle_int() { stop(false); }
+void Arbiter::handle_quit() { stop(false); }
+
+void Arbiter::handle_ttin() {
+  if (stopping_) return;
+  if (wanted_ + 1 > Scoreboard::kMaxWorkers) {
+    spdlog::warn("Refusing TTIN: at the maximum of {} workers", Scoreboard::kMaxWorkers);
+    return;
+  }
+  ++wanted_;
+  manage_workers();
+}
+
+void Arbiter::handle_ttou() {
+  if (stopping_) return;
+  if (wanted_ <= 1) {
+    spdlog::info("Ignoring TTOU: one worker is the minimum");
+    return;
+  }
+  --wanted_;
+  manage_workers();
+}
+
+void Arbiter::handle_usr1() {
+  log::reopen();
+  kill_all(SIGUSR1);
+}
+
+void Arbiter::handle_usr2() {
+  spdlog::warn("USR2 binary upgrade is not implemented yet; ignoring");
+}
+
+// WINCH: stop the workers but keep the master and its sockets (nginx's upgrade window);
+// HUP starts workers again.
+void Arbiter::handle_winch() {
+  if (stopping_) return;
+  spdlog::info("Stopping all workers; HUP starts them again");
+  wanted_ = 0;
+  manage_workers();
+}
+
+void Arbiter::handle_chld() { reap_workers(); }
+
+void Arbiter::stop(bool graceful) {
+  if (stopping_ && graceful) return;
+  bool first = !stopping_;
+  stopping_ = true;
+  if (first) notifier_.stopping("Stopping: draining workers");
+  // Stop accepting now: the workers' copies close as they exit.
+  net::unlink_unix_sockets(listeners_);
+  listeners_.clear();
+  double limit = graceful ? settings_.graceful_timeout : 1.0;
+  stop_deadline_ms_ = monotonic_ms() + static_cast<int64_t>(limit * 1000);
+  kill_all(graceful ? SIGTERM : SIGQUIT);
+  if (workers_.empty()) event_base_loopbreak(base_);
+}
+
+void Arbiter::halt(int exit_code, const std::string& reason) {
+  spdlog::info("Reason: {}", reason);
+  exit_code_ = exit_code;
+  stop(true);
+}
+
+void Arbiter::on_boot_pipe(evutil_socket_t fd, short, void* self) {
+  char buf[256];
+  while (read(fd, buf, sizeof buf) > 0) {
+  }
+  static_cast<Arbiter*>(self)->check_booted();
+}
+
+void Arbiter::on_tick(evutil_socket_t, short, void* self) { static_cast<Arbiter*>(self)->tick(); }
+
+void Arbiter::tick() {
+  if (!stopping_) check_booted();
+  murder_workers();
+  if (stopping_) {
+    int64_t left = stop_deadline_ms_ - monotonic_ms();
+    if (left <= 0) {
+      kill_all(SIGKILL);
+    } else {
+      notifier_.extend_timeout(std::chrono::milliseconds(left + 5000));
+    }
+    return;
+  }
+  update_status(false);
+}
+
+void Arbiter::on_watchdog(evutil_socket_t, short, void* self) {
+  static_cast<Arbiter*>(self)->send_watchdog();
+}
+
+// WATCHDOG=1 only while the pool can serve: a wedged pool stops the pings and systemd
+// restarts the service.
+void Arbiter::send_watchdog() {
+  if (pool_healthy()) {
+    notifier_.watchdog();
+  } else {
+    spdlog::warn("Pool unhealthy (no worker with a fresh heartbeat): withholding WATCHDOG=1");
+  }
+}
+
+std::string Arbiter::status_line() const {
+  int booted = 0;
+  uint64_t served = served_before_;
+  for (const auto& [pid, w] : workers_) {
+    if (w.booted && !w.retiring) ++booted;
+  }
+  for (int i = 0; i < Scoreboard::kMaxWorkers; ++i) {
+    auto& slot = const_cast<Scoreboard&>(scoreboard_)[i];
+    if (slot.state.load() != WorkerState::kFree) served += slot.requests.load();
+  }
+  std::string s =
+      fmt::format("{} of {} workers serving, {} requests served by them", booted, wanted_, served);
+  if (!last_reload_.empty()) s += "; " + last_reload_;
+  return s;
+}
+
+void Arbiter::update_status(bool force) {
+  std::string s = status_line();
+  if (force || s != last_status_) {
+    last_status_ = s;
+    notifier_.status(s);
+  }
+}
+
+}  // namespace cppicorn

@@ -1,0 +1,115 @@
+// Arbiter: the master process. It owns the listening sockets and a pool of forked workers,
+// turns signals into actions (one small method per signal, as gunicorn's arbiter does) and
+// speaks to systemd. It never reads a request.
+#pragma once
+
+#include <event2/event.h>
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/app.h"
+#include "arbiter/pidfile.h"
+#include "arbiter/scoreboard.h"
+#include "config/settings.h"
+#include "net/listener.h"
+#include "systemd/notify.h"
+#include "util/unique_fd.h"
+
+namespace cppicorn {
+
+// How the arbiter was started: what HUP re-reads and USR2 re-executes.
+struct Invocation {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::string start_dir;  // the directory we started in: a relative -c is relative to it
+};
+
+class Arbiter {
+ public:
+  Arbiter(Invocation invocation, config::Settings settings, std::vector<net::Listener> listeners,
+          std::unique_ptr<app::App> preloaded);
+  ~Arbiter();
+
+  // Runs until stopped; returns the process exit code.
+  int run();
+
+ private:
+  // One record per live worker process.
+  struct WorkerRecord {
+    int slot = -1;
+    uint64_t generation = 0;
+    uint64_t age = 0;  // spawn order: TTOU retires the oldest
+    bool booted = false;
+    bool retiring = false;   // sent TERM
+    bool aborted = false;    // sent ABRT for a timeout
+    int64_t kill_at_ms = 0;  // SIGKILL if still alive then (0: no deadline)
+  };
+
+  // Signals.
+  void handle_hup();
+  void handle_term();
+  void handle_int();
+  void handle_quit();
+  void handle_ttin();
+  void handle_ttou();
+  void handle_usr1();
+  void handle_usr2();
+  void handle_winch();
+  void handle_chld();
+
+  // The pool (arbiter_workers.cpp).
+  void spawn_worker();
+  void manage_workers();
+  void retire(pid_t pid, WorkerRecord& w);
+  void reap_workers();
+  void worker_exited(pid_t pid, const WorkerRecord& w, int status);
+  void check_booted();
+  void murder_workers();
+  void kill_all(int sig);
+  bool pool_healthy() const;
+
+  // Lifecycle.
+  void stop(bool graceful);
+  void halt(int exit_code, const std::string& reason);
+  void abort_reload(const std::string& reason);
+  void tick();
+  void send_watchdog();
+  void update_status(bool force);
+  std::string status_line() const;
+  void dispatch_signal(int sig);
+  static void on_signal(evutil_socket_t sig, short, void* self);
+  static void on_boot_pipe(evutil_socket_t fd, short, void* self);
+  static void on_tick(evutil_socket_t, short, void* self);
+  static void on_watchdog(evutil_socket_t, short, void* self);
+
+  Invocation invocation_;
+  config::Settings settings_;
+  std::unique_ptr<config::Settings> previous_settings_;  // kept while a reload may fail
+  std::vector<net::Listener> listeners_;
+  std::unique_ptr<app::App> preloaded_;
+  Scoreboard scoreboard_;
+  systemd::Notifier notifier_;
+  std::unique_ptr<Pidfile> pidfile_;
+  std::map<pid_t, WorkerRecord> workers_;
+  int wanted_ = 1;
+  uint64_t generation_ = 1;
+  uint64_t next_age_ = 0;
+  uint64_t served_before_ = 0;  // requests served by workers already reaped
+  bool ready_ = false;          // the first generation booted, READY=1 sent
+  bool reloading_ = false;      // a HUP generation is booting
+  bool stopping_ = false;
+  int64_t stop_deadline_ms_ = 0;
+  int exit_code_ = 0;
+  std::string last_status_;
+  std::string last_reload_;
+  UniqueFd boot_read_;
+  UniqueFd boot_write_;
+  event_base* base_ = nullptr;
+  std::vector<event*> events_;
+};
+
+}  // namespace cppicorn

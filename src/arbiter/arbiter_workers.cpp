@@ -1,0 +1,236 @@
+// The arbiter's worker pool: spawning, reaping, boot tracking, generations and timeouts.
+#include <event2/event.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "arbiter/arbiter.h"
+#include "log/log.h"
+#include "util/proctitle.h"
+#include "worker/worker.h"
+
+namespace cppicorn {
+
+void Arbiter::spawn_worker() {
+  int slot = scoreboard_.claim();
+  if (slot < 0) {
+    spdlog::error("No free scoreboard slot; not spawning");
+    return;
+  }
+  log::flush();
+  // Block signals across fork so none reaches the child before it drops our handlers (their
+  // wake-up socket is shared with us).
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    // The master's base shares its epoll instance with us: reinit gives the child its own
+    // (so freeing it cannot touch the master's registrations), then it goes.
+    event_reinit(base_);
+    for (event* e : events_) event_free(e);
+    events_.clear();
+    event_base_free(base_);
+    base_ = nullptr;
+    boot_read_.reset();
+    systemd::Notifier::forget_in_child();
+    scoreboard_[slot].pid = getpid();
+    std::string name = settings_.proc_name.empty() ? settings_.app : settings_.proc_name;
+    proctitle::set(fmt::format("cppicorn: worker [{}]", name));
+    std::vector<int> fds;
+    for (const net::Listener& l : listeners_) fds.push_back(l.fd.get());
+    int code;
+    {
+      worker::Worker w(settings_, fds, scoreboard_[slot], std::move(preloaded_), boot_write_.get());
+      code = w.run();
+    }
+    log::flush();
+    _exit(code);  // not exit(): the master's atexit handlers and destructors are not ours
+  }
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    spdlog::error("fork: {}", strerror(errno));
+    scoreboard_.release(slot);
+    return;
+  }
+  scoreboard_[slot].pid = pid;
+  WorkerRecord w;
+  w.slot = slot;
+  w.generation = generation_;
+  w.age = next_age_++;
+  workers_[pid] = w;
+  spdlog::info("Booting worker with pid: {}", pid);
+}
+
+// Brings the current generation to the wanted size, and retires older generations once the
+// current one is fully serving (a reload never leaves a moment with nobody accepting).
+void Arbiter::manage_workers() {
+  if (stopping_) return;
+  int live = 0, booted = 0;
+  for (const auto& [pid, w] : workers_) {
+    if (w.generation == generation_ && !w.retiring) {
+      ++live;
+      if (w.booted) ++booted;
+    }
+  }
+  for (; live < wanted_; ++live) spawn_worker();
+  while (live > wanted_) {
+    auto oldest = workers_.end();
+    for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+      if (it->second.generation == generation_ && !it->second.retiring &&
+          (oldest == workers_.end() || it->second.age < oldest->second.age)) {
+        oldest = it;
+      }
+    }
+    retire(oldest->first, oldest->second);
+    --live;
+  }
+  if (booted < wanted_) return;
+  for (auto& [pid, w] : workers_) {
+    if (w.generation < generation_ && !w.retiring) retire(pid, w);
+  }
+  if (!ready_) {
+    ready_ = true;
+    notifier_.ready(status_line());
+  } else if (reloading_) {
+    reloading_ = false;
+    previous_settings_.reset();
+    last_reload_ = fmt::format("last reload: generation {} with {} workers", generation_, wanted_);
+    spdlog::info("Reloaded: {} new workers serving", wanted_);
+    notifier_.ready(status_line());
+  }
+  update_status(false);
+}
+
+void Arbiter::retire(pid_t pid, WorkerRecord& w) {
+  w.retiring = true;
+  w.kill_at_ms = monotonic_ms() + static_cast<int64_t>(settings_.graceful_timeout * 1000);
+  kill(pid, SIGTERM);
+}
+
+void Arbiter::check_booted() {
+  bool changed = false;
+  for (auto& [pid, w] : workers_) {
+    if (!w.booted && scoreboard_[w.slot].state.load() != WorkerState::kBooting) {
+      w.booted = true;
+      changed = true;
+    }
+  }
+  if (changed) manage_workers();
+}
+
+void Arbiter::reap_workers() {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    auto it = workers_.find(pid);
+    if (it == workers_.end()) continue;
+    WorkerRecord w = it->second;
+    workers_.erase(it);
+    worker_exited(pid, w, status);
+  }
+  if (stopping_) {
+    if (workers_.empty()) event_base_loopbreak(base_);
+    return;
+  }
+  manage_workers();
+}
+
+void Arbiter::worker_exited(pid_t pid, const WorkerRecord& w, int status) {
+  ScoreboardSlot& slot = scoreboard_[w.slot];
+  served_before_ += slot.requests.load();
+  scoreboard_.release(w.slot);
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    if (sig == SIGKILL && !w.aborted && !w.retiring && !stopping_) {
+      spdlog::error("Worker (pid:{}) was sent SIGKILL! Perhaps out of memory?", pid);
+    } else if (!(sig == SIGKILL && (w.retiring || stopping_))) {
+      spdlog::error(
+          "Worker (pid:{}) was sent {}!", pid,
+          sigabbrev_np(sig) ? fmt::format("SIG{}", sigabbrev_np(sig)) : std::to_string(sig));
+    }
+    return;
+  }
+  int code = WEXITSTATUS(status);
+  if (code == worker::kExitBootError || code == worker::kExitAppLoadError) {
+    std::string reason =
+        code == worker::kExitBootError ? "Worker failed to boot." : "App failed to load.";
+    if (reloading_ && w.generation == generation_) {
+      abort_reload(reason);
+    } else if (!stopping_) {
+      halt(code, reason);
+    }
+    return;
+  }
+  if (code != 0) spdlog::error("Worker (pid:{}) exited with code {}", pid, code);
+}
+
+// A reload whose workers cannot boot is undone: the old generation keeps serving.
+void Arbiter::abort_reload(const std::string& reason) {
+  spdlog::error("Reload failed ({}); keeping the previous workers and configuration", reason);
+  for (auto& [pid, w] : workers_) {
+    if (w.generation == generation_ && !w.retiring) retire(pid, w);
+  }
+  if (previous_settings_) settings_ = *previous_settings_;
+  previous_settings_.reset();
+  --generation_;
+  wanted_ = settings_.workers;
+  reloading_ = false;
+  last_reload_ = "last reload failed: " + reason;
+  notifier_.ready(status_line());
+}
+
+// Kills workers whose heartbeat is older than `timeout` (stuck in an app call or a wedged
+// loop), then SIGKILLs whatever ignored an earlier signal past its deadline.
+void Arbiter::murder_workers() {
+  int64_t now = monotonic_ms();
+  int64_t limit = static_cast<int64_t>(settings_.timeout * 1000);
+  for (auto& [pid, w] : workers_) {
+    ScoreboardSlot& slot = scoreboard_[w.slot];
+    if (w.kill_at_ms != 0 && now >= w.kill_at_ms) {
+      if (!w.aborted) spdlog::warn("Worker (pid:{}) did not stop in time; killing", pid);
+      kill(pid, SIGKILL);
+      w.kill_at_ms = now + 1000;
+      continue;
+    }
+    if (limit <= 0 || w.aborted || w.retiring) continue;
+    if (now - slot.heartbeat_ms.load() <= limit) continue;
+    int64_t started = slot.request_started_ms.load();
+    if (started != 0) {
+      spdlog::critical("WORKER TIMEOUT (pid:{}) serving \"{}\" for {:.1f}s", pid, slot.request,
+                       static_cast<double>(now - started) / 1000);
+    } else {
+      spdlog::critical("WORKER TIMEOUT (pid:{})", pid);
+    }
+    kill(pid, SIGABRT);
+    w.aborted = true;
+    w.kill_at_ms = now + 1000;
+  }
+}
+
+void Arbiter::kill_all(int sig) {
+  for (auto& [pid, w] : workers_) {
+    if (sig == SIGTERM) w.retiring = true;
+    kill(pid, sig);
+  }
+}
+
+bool Arbiter::pool_healthy() const {
+  auto interval = notifier_.watchdog_interval();
+  int64_t fresh_ms = interval ? interval->count() * 2 / 1000 : 0;
+  int64_t now = monotonic_ms();
+  for (const auto& [pid, w] : workers_) {
+    if (!w.booted || w.retiring) continue;
+    auto& slot = const_cast<Scoreboard&>(scoreboard_)[w.slot];
+    if (now - slot.heartbeat_ms.load() <= fresh_ms) return true;
+  }
+  return false;
+}
+
+}  // namespace cppicorn

@@ -1,0 +1,81 @@
+// cppicorn: a pre-fork HTTP/1.1 application server. main() turns the command line into
+// settings, opens the listeners and hands over to the arbiter.
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "app/app.h"
+#include "arbiter/arbiter.h"
+#include "config/settings.h"
+#include "log/access_log.h"
+#include "log/log.h"
+#include "net/listener.h"
+#include "util/proctitle.h"
+#include "worker/worker.h"
+
+int main(int argc, char** argv) {
+  using namespace cppicorn;
+  Invocation invocation;
+  invocation.argv.assign(argv, argv + argc);
+  invocation.env = config::environment();
+  invocation.start_dir = std::filesystem::current_path().string();
+  proctitle::init(argc, argv);
+
+  config::LoadResult loaded = config::load(argc, argv, invocation.env);
+  if (!loaded.output.empty()) std::fputs(loaded.output.c_str(), stdout);
+  if (!loaded.error.empty()) std::fprintf(stderr, "%s\n", loaded.error.c_str());
+  if (loaded.exit_now) return loaded.exit_code;
+  config::Settings settings = std::move(loaded.settings);
+
+  std::string error;
+  if (!log::init(settings.log_level, settings.error_logfile, &error)) {
+    std::fprintf(stderr, "Error: %s\n", error.c_str());
+    return 1;
+  }
+  spdlog::info("Starting cppicorn {}", CPPICORN_VERSION);
+  for (const std::string& w : loaded.warnings) spdlog::warn("{}", w);
+  // 0 keeps the umask we were started with: files the master creates (pidfile, sockets, logs)
+  // must not become world-writable by default.
+  if (settings.umask != 0) umask(static_cast<mode_t>(settings.umask));
+  if (!settings.access_logfile.empty() &&
+      !log::AccessLog::create(settings.access_log_format, &error)) {
+    spdlog::critical("access_log_format: {}", error);
+    return 2;
+  }
+  if (!settings.chdir.empty() && chdir(settings.chdir.c_str()) != 0) {
+    spdlog::critical("cannot chdir to {}: {}", settings.chdir, std::strerror(errno));
+    return 1;
+  }
+
+  std::vector<net::InheritedFd> inherited = net::take_inherited_fds(&error);
+  if (!error.empty()) spdlog::warn("{}", error);
+  error.clear();
+  std::vector<std::string> warnings;
+  auto listeners = net::open_listeners(
+      settings.bind, std::move(inherited),
+      net::ListenOptions{.backlog = settings.backlog, .reuse_port = settings.reuse_port}, &error,
+      &warnings);
+  for (const std::string& w : warnings) spdlog::warn("{}", w);
+  if (!listeners) {
+    spdlog::critical("{}", error);
+    return 1;
+  }
+
+  std::unique_ptr<app::App> preloaded;
+  if (settings.preload) {
+    preloaded = app::load(settings, &error);
+    if (!preloaded) {
+      spdlog::critical("{}", error);
+      spdlog::info("Reason: App failed to load.");
+      return worker::kExitAppLoadError;
+    }
+  }
+  Arbiter arbiter(std::move(invocation), std::move(settings), std::move(*listeners),
+                  std::move(preloaded));
+  return arbiter.run();
+}

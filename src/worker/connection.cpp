@@ -1,0 +1,407 @@
+#include "worker/connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <strings.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+#include "http/response.h"
+#include "log/access_log.h"
+#include "worker/worker.h"
+
+namespace cppicorn::worker {
+namespace {
+
+constexpr size_t kInitialBuffer = 16384;
+
+timeval to_timeval(double seconds) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(seconds);
+  tv.tv_usec = static_cast<suseconds_t>((seconds - static_cast<double>(tv.tv_sec)) * 1e6);
+  return tv;
+}
+
+// The first line of the head, for logs and the scoreboard. The parser admits exactly
+// "METHOD SP target SP HTTP/1.x", so the line ends 9 bytes after the target.
+std::string_view request_line(const http::Request& r) {
+  if (r.method.empty()) return {};
+  const char* begin = r.method.data();
+  const char* end = r.target.data() + r.target.size() + 9;
+  return {begin, static_cast<size_t>(end - begin)};
+}
+
+bool is_token_char(unsigned char c) {
+  return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+Connection::Connection(Worker& worker)
+    : worker_(worker),
+      in_(new char[kInitialBuffer]),
+      in_cap_(kInitialBuffer),
+      parser_(worker.limits()),
+      chunked_(worker.limits().body) {}
+
+Connection::~Connection() {
+  if (state_ != State::kClosed) {
+    event_del(&read_ev_);
+    event_del(&write_ev_);
+  }
+}
+
+void Connection::open(int fd, const sockaddr_storage& peer) {
+  fd_.reset(fd);
+  port_ = 0;
+  addr_len_ = 0;
+  if (peer.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    inet_ntop(AF_INET, &in->sin_addr, addr_, sizeof addr_);
+    port_ = ntohs(in->sin_port);
+    addr_len_ = std::strlen(addr_);
+  } else if (peer.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    inet_ntop(AF_INET6, &in6->sin6_addr, addr_, sizeof addr_);
+    port_ = ntohs(in6->sin6_port);
+    addr_len_ = std::strlen(addr_);
+  }
+  event_assign(&read_ev_, worker_.base(), fd, EV_READ | EV_PERSIST, on_read, this);
+  event_assign(&write_ev_, worker_.base(), fd, EV_WRITE | EV_PERSIST, on_write, this);
+  state_ = State::kReadingHead;
+  stop_requested_ = false;
+  in_len_ = head_len_ = 0;
+  parser_.reset();
+  head_deadline_ =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(worker_.settings().header_timeout * 1000));
+  arm_read(worker_.settings().header_timeout);
+  // Most clients send the request right after connecting: try before waiting for epoll.
+  readable(EV_READ);
+}
+
+void Connection::stop_when_idle() {
+  stop_requested_ = true;
+  if (state_ == State::kKeepAlive || (state_ == State::kReadingHead && in_len_ == 0)) close();
+}
+
+void Connection::on_read(evutil_socket_t, short what, void* self) {
+  static_cast<Connection*>(self)->readable(what);
+}
+
+void Connection::on_write(evutil_socket_t, short what, void* self) {
+  auto* c = static_cast<Connection*>(self);
+  if (what & EV_TIMEOUT) {
+    spdlog::debug("Closing connection from {}: write timed out", c->remote_addr());
+    c->close();
+    return;
+  }
+  c->write_pending();
+  if (c->state_ == State::kReadingHead) c->process();
+}
+
+void Connection::arm_read(double seconds) {
+  if (seconds > 0) {
+    timeval tv = to_timeval(seconds);
+    event_add(&read_ev_, &tv);
+  } else {
+    event_add(&read_ev_, nullptr);
+  }
+}
+
+void Connection::readable(short what) {
+  if (what & EV_TIMEOUT) {
+    if (state_ == State::kReadingHead && in_len_ > 0) {
+      respond_error(408, "request head not received in time");
+    } else {
+      close();  // idle keep-alive, or a body that stopped arriving
+    }
+    return;
+  }
+  if (in_len_ == in_cap_ && !ensure_input_space(in_cap_)) {
+    respond_error(431, "request head too large");
+    return;
+  }
+  ssize_t n = recv(fd_.get(), in_.get() + in_len_, in_cap_ - in_len_, 0);
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    close();
+    return;
+  }
+  if (n < 0) return;
+  in_len_ += static_cast<size_t>(n);
+  if (state_ == State::kKeepAlive) {
+    state_ = State::kReadingHead;
+    head_deadline_ =
+        std::chrono::steady_clock::now() +
+        std::chrono::milliseconds(static_cast<int64_t>(worker_.settings().header_timeout * 1000));
+  }
+  process();
+}
+
+void Connection::process() {
+  constexpr size_t kPrebuffer = 65536;  // bodies up to this size never block the worker
+  while (state_ == State::kReadingHead || state_ == State::kReadingBody) {
+    if (state_ == State::kReadingHead) {
+      if (in_len_ == 0) return;
+      http::ParseResult r = parser_.parse({in_.get(), in_len_}, request_);
+      if (r.status == http::ParseResult::kError) {
+        respond_error(r.http_status, r.reason);
+        return;
+      }
+      if (r.status == http::ParseResult::kIncomplete) {
+        auto left =
+            std::chrono::duration<double>(head_deadline_ - std::chrono::steady_clock::now());
+        arm_read(std::max(left.count(), 0.001));
+        return;
+      }
+      head_len_ = r.consumed;
+      started_ = std::chrono::system_clock::now();
+      started_mono_ = std::chrono::steady_clock::now();
+      start_body();
+      state_ = State::kReadingBody;
+    }
+    pump_body();
+    if (!body_done_ && !body_failed_ && !request_.expect_continue &&
+        body_end_ - head_len_ < kPrebuffer && ensure_input_space(16384)) {
+      arm_read(worker_.settings().body_timeout);
+      return;
+    }
+    run_app();
+  }
+}
+
+void Connection::reset_response() {
+  status_ = 200;
+  server_from_app_ = false;
+  fields_.clear();
+  body_.clear();
+  out_.clear();
+  out_sent_ = body_sent_ = 0;
+  file_.reset();
+  file_off_ = file_left_ = 0;
+  streaming_ = head_sent_ = false;
+  bytes_sent_ = 0;
+}
+
+void Connection::run_app() {
+  state_ = State::kInApp;
+  reset_response();
+  const config::Settings& s = worker_.settings();
+  keep_alive_ = request_.keep_alive && s.keepalive > 0 && !stop_requested_ && !worker_.stopping();
+  if (body_failed_) {  // a malformed chunked body found before the app ran
+    respond_error(400, "malformed request body");
+    return;
+  }
+  ScoreboardSlot& slot = worker_.slot();
+  slot.set_request(request_line(request_));
+  slot.request_started_ms = monotonic_ms();
+  slot.state = WorkerState::kBusy;
+  bool ok = false;
+  try {
+    ok = worker_.app().handle(*this);
+  } catch (const std::exception& e) {
+    spdlog::error("Error handling request {}: {}", request_line(request_), e.what());
+  } catch (...) {
+    spdlog::error("Error handling request {}: unknown exception", request_line(request_));
+  }
+  slot.request_started_ms = 0;
+  slot.heartbeat_ms = monotonic_ms();
+  slot.state = WorkerState::kIdle;
+  if (state_ == State::kClosed) return;
+  if (!ok) {
+    if (head_sent_) {
+      close();  // the client sees a truncated response, never a wrong one
+      return;
+    }
+    spdlog::error("Error handling request {}: the app failed", request_line(request_));
+    respond_error(500, "the application failed");
+    return;
+  }
+  respond();
+}
+
+void Connection::respond() {
+  const bool head_request = request_.method == "HEAD";
+  if (streaming_) {
+    if (!head_request && request_.version_minor == 1 &&
+        !send_all_blocking("0\r\n\r\n", 5, nullptr, 0)) {
+      close();
+      return;
+    }
+    request_done();
+    return;
+  }
+  http::ResponseHead head;
+  head.status = status_;
+  head.version_minor = request_.version_minor;
+  head.keep_alive = keep_alive_;
+  head.app_fields = fields_;
+  head.server = server_from_app_ ? std::string_view() : worker_.settings().server_header;
+  if (!http::status_allows_body(status_)) {
+    head.framing = http::Framing::kNoBody;
+    body_.clear();
+    file_.reset();
+    file_left_ = 0;
+  } else {
+    head.content_length = file_ ? static_cast<uint64_t>(file_left_) : body_.size();
+  }
+  http::render_head(head, worker_.date(), out_);
+  if (head_request) {
+    body_.clear();
+    file_.reset();
+    file_left_ = 0;
+  }
+  write_pending();
+}
+
+void Connection::respond_error(int status, std::string_view reason) {
+  spdlog::debug("Rejecting request from {}: {} {}", remote_addr(), status, reason);
+  reset_response();
+  keep_alive_ = false;
+  state_ = State::kInApp;
+  http::render_error(status, reason, worker_.settings().server_header, worker_.date(), out_);
+  write_pending();
+}
+
+void Connection::write_pending() {
+  while (out_sent_ < out_.size() || body_sent_ < body_.size()) {
+    iovec iov[2];
+    int count = 0;
+    if (out_sent_ < out_.size()) iov[count++] = {out_.data() + out_sent_, out_.size() - out_sent_};
+    if (body_sent_ < body_.size()) {
+      iov[count++] = {body_.data() + body_sent_, body_.size() - body_sent_};
+    }
+    ssize_t n = writev(fd_.get(), iov, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) return close();
+      break;
+    }
+    size_t head_part = std::min(static_cast<size_t>(n), out_.size() - out_sent_);
+    out_sent_ += head_part;
+    body_sent_ += static_cast<size_t>(n) - head_part;
+  }
+  while (out_sent_ == out_.size() && body_sent_ == body_.size() && file_left_ > 0) {
+    off_t off = file_off_;
+    ssize_t n = sendfile(fd_.get(), file_.get(), &off,
+                         static_cast<size_t>(std::min<int64_t>(file_left_, 1 << 21)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    if (n <= 0) return close();  // file shorter than promised, or the client is gone
+    file_off_ = off;
+    file_left_ -= n;
+    bytes_sent_ += static_cast<uint64_t>(n);
+  }
+  if (out_sent_ < out_.size() || body_sent_ < body_.size() || file_left_ > 0) {
+    if (state_ != State::kWriting) {
+      state_ = State::kWriting;
+      event_del(&read_ev_);
+      timeval tv = to_timeval(worker_.settings().body_timeout);
+      event_add(&write_ev_, &tv);
+    }
+    return;
+  }
+  if (state_ == State::kWriting) event_del(&write_ev_);
+  bytes_sent_ += body_.size();
+  request_done();
+}
+
+void Connection::request_done() {
+  if (log::AccessLog* access = worker_.access_log();
+      access != nullptr && !request_.method.empty() && head_len_ > 0) {
+    log::AccessEntry e;
+    e.request = &request_;
+    e.request_line = request_line(request_);
+    e.remote_addr = addr_len_ ? remote_addr() : std::string_view("-");
+    e.status = status_;
+    e.body_bytes = bytes_sent_;
+    e.start = started_;
+    e.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started_mono_);
+    access->log(e);
+  }
+  bool was_writing = state_ == State::kWriting;
+  if (head_len_ > 0) worker_.request_done();
+  if (!keep_alive_ || !body_done_ || stop_requested_ || worker_.stopping()) return close();
+  // Bytes after this request's body are the next pipelined request.
+  size_t next = raw_pos_;
+  size_t leftover = in_len_ - next;
+  if (leftover > 0) std::memmove(in_.get(), in_.get() + next, leftover);
+  in_len_ = leftover;
+  head_len_ = 0;
+  parser_.reset();
+  if (was_writing) arm_read(worker_.settings().keepalive);
+  if (in_len_ > 0) {
+    state_ = State::kReadingHead;
+    head_deadline_ =
+        std::chrono::steady_clock::now() +
+        std::chrono::milliseconds(static_cast<int64_t>(worker_.settings().header_timeout * 1000));
+  } else {
+    state_ = State::kKeepAlive;
+    arm_read(worker_.settings().keepalive);
+  }
+}
+
+void Connection::close() {
+  if (state_ == State::kClosed) return;
+  event_del(&read_ev_);
+  event_del(&write_ev_);
+  fd_.reset();
+  file_.reset();
+  state_ = State::kClosed;
+  worker_.connection_closed(this);
+}
+
+void Connection::add_header(std::string_view name, std::string_view value) {
+  if (head_sent_) return;
+  bool valid = !name.empty();
+  for (unsigned char c : name) valid = valid && is_token_char(c);
+  for (unsigned char c : value) valid = valid && c != '\r' && c != '\n' && c != '\0';
+  if (!valid) {
+    spdlog::warn("Dropping invalid response header from the app: {}", name);
+    return;
+  }
+  // Framing and connection management are the server's: letting an app set them would let
+  // it desynchronise the connection.
+  if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+      iequals(name, "Connection") || iequals(name, "Date") || iequals(name, "Keep-Alive")) {
+    return;
+  }
+  if (iequals(name, "Server")) server_from_app_ = true;
+  fields_.append(name);
+  fields_.append(": ");
+  fields_.append(value);
+  fields_.append("\r\n");
+}
+
+void Connection::write(const void* data, size_t len) {
+  if (streaming_) {
+    stream(data, len);
+    return;
+  }
+  body_.append(static_cast<const char*>(data), len);
+}
+
+int Connection::send_file(int fd, int64_t offset, int64_t len) {
+  if (streaming_ || offset < 0 || len < 0) {
+    ::close(fd);
+    return -1;
+  }
+  file_.reset(fd);
+  file_off_ = offset;
+  file_left_ = len;
+  body_.clear();
+  return 0;
+}
+
+}  // namespace cppicorn::worker

@@ -1,0 +1,206 @@
+// Request bodies and blocking output for Connection.
+//
+// Input buffer layout while a request is handled:
+//   [0, head_len_)          the head (the parsed Request points into it; never moved)
+//   [body_read_, body_end_) decoded body bytes the app has not read yet
+//   [raw_pos_, in_len_)     received bytes not yet decoded (or the next pipelined request)
+// Small bodies are read before the app runs (evented); larger ones, and bodies behind
+// "Expect: 100-continue", are read by the app call itself, blocking with body_timeout.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "http/response.h"
+#include "worker/connection.h"
+#include "worker/worker.h"
+
+namespace cppicorn::worker {
+namespace {
+
+int timeout_ms(double seconds) { return seconds > 0 ? static_cast<int>(seconds * 1000) : -1; }
+
+}  // namespace
+
+void Connection::start_body() {
+  body_read_ = body_end_ = raw_pos_ = head_len_;
+  body_failed_ = false;
+  continue_sent_ = false;
+  body_left_ = 0;
+  switch (request_.body) {
+    case http::BodyKind::kNone:
+      body_done_ = true;
+      break;
+    case http::BodyKind::kLength:
+      body_left_ = request_.content_length;
+      body_done_ = body_left_ == 0;
+      break;
+    case http::BodyKind::kChunked:
+      body_done_ = false;
+      chunked_.reset(worker_.limits().body);
+      break;
+  }
+}
+
+bool Connection::pump_body() {
+  if (body_done_ || body_failed_) return body_done_;
+  char* buf = in_.get();
+  if (request_.body == http::BodyKind::kLength) {
+    // Raw and decoded bytes are the same: body_end_ == raw_pos_ throughout.
+    size_t n = static_cast<size_t>(std::min<uint64_t>(body_left_, in_len_ - raw_pos_));
+    body_end_ += n;
+    raw_pos_ += n;
+    body_left_ -= n;
+    body_done_ = body_left_ == 0;
+    return body_done_;
+  }
+  auto r = chunked_.decode(buf + raw_pos_, in_len_ - raw_pos_);
+  if (r.status == http::ChunkedDecoder::Result::kError) {
+    body_failed_ = true;
+    return false;
+  }
+  if (body_end_ != raw_pos_ && r.produced > 0)
+    std::memmove(buf + body_end_, buf + raw_pos_, r.produced);
+  body_end_ += r.produced;
+  raw_pos_ += r.consumed;
+  if (r.status == http::ChunkedDecoder::Result::kDone) {
+    body_done_ = true;
+    return true;
+  }
+  // Everything given was consumed (framing is kept in the decoder's state): the raw area is
+  // empty, so the next bytes can land right after the decoded ones.
+  size_t raw_left = in_len_ - raw_pos_;
+  if (raw_left > 0 && raw_pos_ != body_end_)
+    std::memmove(buf + body_end_, buf + raw_pos_, raw_left);
+  in_len_ = body_end_ + raw_left;
+  raw_pos_ = body_end_;
+  return false;
+}
+
+bool Connection::ensure_input_space(size_t want) {
+  if (in_cap_ - in_len_ >= want) return true;
+  // Bound growth: a head may take head_size, a pre-read body 64 KiB, plus read slack.
+  const size_t limit = worker_.limits().head_size + 65536 + 32768;
+  size_t cap = std::max(in_cap_ * 2, in_len_ + want);
+  if (cap > limit) cap = limit;
+  if (cap - in_len_ < std::min<size_t>(want, 1)) return false;
+  if (cap <= in_cap_) return false;
+  std::unique_ptr<char[]> bigger(new char[cap]);
+  std::memcpy(bigger.get(), in_.get(), in_len_);
+  in_ = std::move(bigger);
+  in_cap_ = cap;
+  // The parsed request points into the old buffer: parse the (complete) head again.
+  if (head_len_ > 0) {
+    parser_.reset();
+    parser_.parse({in_.get(), head_len_}, request_);
+  }
+  return true;
+}
+
+bool Connection::read_more_blocking() {
+  if (body_read_ == body_end_) {  // all decoded bytes delivered: reclaim their space
+    size_t raw_left = in_len_ - raw_pos_;
+    std::memmove(in_.get() + head_len_, in_.get() + raw_pos_, raw_left);
+    body_read_ = body_end_ = raw_pos_ = head_len_;
+    in_len_ = head_len_ + raw_left;
+  }
+  if (in_len_ == in_cap_ && !ensure_input_space(16384)) return false;
+  for (;;) {
+    ssize_t n = recv(fd_.get(), in_.get() + in_len_, in_cap_ - in_len_, 0);
+    if (n > 0) {
+      in_len_ += static_cast<size_t>(n);
+      return true;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return false;
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) return false;
+  }
+}
+
+int64_t Connection::read_body(void* out, size_t len) {
+  if (body_failed_) return -1;
+  if (request_.expect_continue && !continue_sent_ && !head_sent_ && !body_done_) {
+    continue_sent_ = true;
+    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (!send_all_blocking(kContinue, sizeof kContinue - 1, nullptr, 0)) {
+      body_failed_ = true;
+      return -1;
+    }
+  }
+  while (body_read_ == body_end_) {
+    if (body_done_) return 0;
+    if (!read_more_blocking()) {
+      body_failed_ = true;
+      return -1;
+    }
+    pump_body();
+    if (body_failed_) return -1;
+  }
+  size_t n = std::min(len, body_end_ - body_read_);
+  std::memcpy(out, in_.get() + body_read_, n);
+  body_read_ += n;
+  return static_cast<int64_t>(n);
+}
+
+bool Connection::send_all_blocking(const char* a, size_t alen, const char* b, size_t blen) {
+  iovec iov[2] = {{const_cast<char*>(a), alen}, {const_cast<char*>(b), blen}};
+  int first = alen == 0 ? 1 : 0;
+  int count = blen == 0 ? 1 : 2;
+  while (first < count) {
+    ssize_t n = writev(fd_.get(), iov + first, count - first);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) return false;
+      pollfd p{fd_.get(), POLLOUT, 0};
+      if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) return false;
+      continue;
+    }
+    size_t done = static_cast<size_t>(n);
+    while (first < count && done >= iov[first].iov_len) done -= iov[first++].iov_len;
+    if (first < count) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + done;
+      iov[first].iov_len -= done;
+    }
+  }
+  return true;
+}
+
+int Connection::stream(const void* data, size_t len) {
+  if (state_ == State::kClosed) return -1;
+  const bool head_request = request_.method == "HEAD";
+  const bool chunked = request_.version_minor == 1;
+  out_.clear();
+  if (!head_sent_) {
+    http::ResponseHead head;
+    head.status = status_;
+    head.version_minor = request_.version_minor;
+    if (!chunked) keep_alive_ = false;  // HTTP/1.0: the end of the body is the close
+    head.keep_alive = keep_alive_;
+    head.framing = !http::status_allows_body(status_) ? http::Framing::kNoBody
+                   : chunked                          ? http::Framing::kChunked
+                                                      : http::Framing::kClose;
+    head.app_fields = fields_;
+    head.server = server_from_app_ ? std::string_view() : worker_.settings().server_header;
+    http::render_head(head, worker_.date(), out_);
+    head_sent_ = streaming_ = true;
+  }
+  if (head_request || len == 0 || !http::status_allows_body(status_)) {
+    return out_.empty() || send_all_blocking(out_.data(), out_.size(), nullptr, 0) ? 0 : -1;
+  }
+  if (chunked) http::render_chunk_size(len, out_);
+  bool ok = send_all_blocking(out_.data(), out_.size(), static_cast<const char*>(data), len) &&
+            (!chunked || send_all_blocking("\r\n", 2, nullptr, 0));
+  if (!ok) {
+    keep_alive_ = false;
+    return -1;
+  }
+  bytes_sent_ += len;
+  return 0;
+}
+
+}  // namespace cppicorn::worker

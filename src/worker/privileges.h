@@ -1,0 +1,12 @@
+// Dropping root: switch to the configured group and user (setgid, initgroups, setuid).
+// Done in each worker after fork, before the app is loaded, as gunicorn does.
+#pragma once
+
+#include <string>
+
+namespace cppicorn::worker {
+
+// Empty user and group: nothing to do. Names or numeric ids. False with *error on failure.
+bool drop_privileges(const std::string& user, const std::string& group, std::string* error);
+
+}  // namespace cppicorn::worker

@@ -1,0 +1,220 @@
+#include "worker/worker.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <random>
+
+#include "log/log.h"
+#include "util/proctitle.h"
+#include "worker/connection.h"
+#include "worker/privileges.h"
+
+namespace cppicorn::worker {
+namespace {
+
+http::Limits limits_from(const config::Settings& s) {
+  http::Limits l;
+  // 0 means unlimited for gunicorn's limits; the head as a whole stays bounded regardless.
+  l.request_line = config::limit_cap(s.limit_request_line);
+  l.fields = config::limit_cap(s.limit_request_fields);
+  l.field_size = config::limit_cap(s.limit_request_field_size);
+  l.head_size = std::max<size_t>(65536, static_cast<size_t>(s.limit_request_field_size) +
+                                            static_cast<size_t>(s.limit_request_line) + 4);
+  l.body = static_cast<uint64_t>(s.limit_request_body);
+  l.permit_bare_lf = s.permit_bare_lf;
+  l.underscores = static_cast<http::Underscores>(s.header_underscores);
+  return l;
+}
+
+// INT and QUIT stop a worker at once, even in the middle of an app call.
+void quit_now(int) { _exit(0); }
+
+}  // namespace
+
+Worker::Worker(const config::Settings& settings, std::vector<int> listen_fds, ScoreboardSlot& slot,
+               std::unique_ptr<app::App> app, int boot_fd)
+    : settings_(settings),
+      limits_(limits_from(settings)),
+      listen_fds_(std::move(listen_fds)),
+      slot_(slot),
+      app_(std::move(app)),
+      boot_fd_(boot_fd) {}
+
+Worker::~Worker() {
+  all_.clear();
+  for (event* e : accept_events_) event_free(e);
+  for (event* e : signal_events_) event_free(e);
+  if (tick_) event_free(tick_);
+  if (base_) event_base_free(base_);
+}
+
+bool Worker::boot(int* exit_code) {
+  struct sigaction sa {};
+  sa.sa_handler = quit_now;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGQUIT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  std::string error;
+  if (!drop_privileges(settings_.user, settings_.group, &error)) {
+    spdlog::error("Worker failed to boot: {}", error);
+    *exit_code = kExitBootError;
+    return false;
+  }
+  if (!app_) {
+    app_ = app::load(settings_, &error);
+    if (!app_) {
+      spdlog::error("{}", error);
+      *exit_code = kExitAppLoadError;
+      return false;
+    }
+  }
+  if (!app_->worker_start(&error)) {
+    spdlog::error("App failed to start in worker {}: {}", getpid(), error);
+    *exit_code = kExitAppLoadError;
+    return false;
+  }
+  app_started_ = true;
+  if (!settings_.access_logfile.empty()) {
+    access_log_ = log::AccessLog::create(settings_.access_log_format, &error);
+    if (!access_log_ || !access_log_->open(settings_.access_logfile, &error)) {
+      spdlog::error("Worker failed to boot: access log: {}", error);
+      *exit_code = kExitBootError;
+      return false;
+    }
+  }
+  return true;
+}
+
+int Worker::run() {
+  int exit_code = 0;
+  if (!boot(&exit_code)) return exit_code;
+  if (settings_.max_requests > 0) {
+    std::random_device rd;
+    int jitter = settings_.max_requests_jitter > 0
+                     ? std::uniform_int_distribution<int>(0, settings_.max_requests_jitter)(rd)
+                     : 0;
+    max_requests_ = static_cast<uint64_t>(settings_.max_requests + jitter);
+  }
+  event_config* cfg = event_config_new();
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+  base_ = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  for (int fd : listen_fds_) {
+    accept_events_.push_back(event_new(base_, fd, EV_READ | EV_PERSIST, on_accept, this));
+  }
+  for (int sig : {SIGTERM, SIGUSR1, SIGHUP, SIGWINCH, SIGTTIN, SIGTTOU, SIGUSR2}) {
+    event* e = evsignal_new(base_, sig, on_signal, this);
+    event_add(e, nullptr);
+    signal_events_.push_back(e);
+  }
+  tick_ = event_new(base_, -1, EV_PERSIST, on_tick, this);
+  timeval one_second{1, 0};
+  event_add(tick_, &one_second);
+  set_accepting(true);
+  slot_.heartbeat_ms = monotonic_ms();
+  slot_.state = WorkerState::kIdle;
+  // Tell the arbiter we serve: it waits for this before READY=1 and before retiring an old
+  // generation on reload.
+  char ok = 1;
+  if (::write(boot_fd_, &ok, 1) < 0) spdlog::debug("boot pipe: {}", strerror(errno));
+  ::close(boot_fd_);
+  event_base_dispatch(base_);
+  if (access_log_) access_log_->flush();
+  if (app_started_) app_->worker_stop();
+  spdlog::info("Worker exiting (pid: {})", getpid());
+  log::flush();
+  return 0;
+}
+
+void Worker::set_accepting(bool on) {
+  if (on == accepting_) return;
+  accepting_ = on;
+  for (event* e : accept_events_) on ? event_add(e, nullptr) : event_del(e);
+}
+
+void Worker::on_accept(evutil_socket_t fd, short, void* self) {
+  static_cast<Worker*>(self)->accept_ready(fd);
+}
+
+void Worker::accept_ready(int listen_fd) {
+  // One connection per wake-up: a worker that grabbed a batch would serve them one after the
+  // other while its siblings idle.
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  int fd =
+      accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR) {
+      spdlog::error("accept: {}", strerror(errno));
+    }
+    return;
+  }
+  Connection* c;
+  if (!free_.empty()) {
+    c = free_.back();
+    free_.pop_back();
+  } else {
+    all_.push_back(std::make_unique<Connection>(*this));
+    c = all_.back().get();
+  }
+  if (++open_ >= static_cast<size_t>(settings_.worker_connections)) set_accepting(false);
+  c->open(fd, peer);
+}
+
+void Worker::connection_closed(Connection* c) {
+  free_.push_back(c);
+  --open_;
+  if (!stopping_ && open_ < static_cast<size_t>(settings_.worker_connections)) set_accepting(true);
+  if (stopping_) exit_if_done();
+}
+
+void Worker::request_done() {
+  slot_.requests.fetch_add(1, std::memory_order_relaxed);
+  if (max_requests_ > 0 && ++requests_ >= max_requests_ && !stopping_) {
+    spdlog::info("Autorestarting worker after current request.");
+    begin_graceful_stop();
+  }
+}
+
+void Worker::begin_graceful_stop() {
+  stopping_ = true;
+  slot_.state = WorkerState::kStopping;
+  set_accepting(false);
+  for (auto& c : all_) c->stop_when_idle();
+  exit_if_done();
+}
+
+void Worker::exit_if_done() {
+  if (open_ == 0) event_base_loopbreak(base_);
+}
+
+void Worker::on_signal(evutil_socket_t sig, short, void* self) {
+  auto* w = static_cast<Worker*>(self);
+  switch (sig) {
+    case SIGTERM:
+      w->begin_graceful_stop();
+      break;
+    case SIGUSR1:
+      log::reopen();
+      if (w->access_log_) w->access_log_->reopen();
+      break;
+    default:
+      break;  // HUP, WINCH, TTIN, TTOU, USR2 are the arbiter's
+  }
+}
+
+void Worker::on_tick(evutil_socket_t, short, void* self) { static_cast<Worker*>(self)->tick(); }
+
+void Worker::tick() {
+  slot_.heartbeat_ms = monotonic_ms();
+  if (access_log_) access_log_->flush();
+}
+
+}  // namespace cppicorn::worker
