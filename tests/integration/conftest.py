@@ -1,0 +1,283 @@
+"""Integration-test harness: the installed cppicorn binary, real sockets, real clients.
+
+The session installs the build tree (CPPICORN_BUILD, default ../../build) into a staging
+prefix with `cmake --install`, so every test runs what a user would run. `server` starts one
+master per test on a free port and stops it afterwards; waits poll a condition against a
+deadline instead of sleeping.
+"""
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("CPPICORN_BUILD", os.path.join(ROOT, "build"))
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """Polls predicate() until it returns a truthy value; fails the test after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def prefix():
+    """The build installed into a staging prefix: bin/cppicorn, lib/cppicorn/examples."""
+    dest = tempfile.mkdtemp(prefix="cppicorn-install-")
+    subprocess.run(["cmake", "--install", BUILD, "--prefix", dest], check=True,
+                   stdout=subprocess.DEVNULL)
+    yield dest
+    shutil.rmtree(dest, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def binary(prefix):
+    return os.path.join(prefix, "bin", "cppicorn")
+
+
+@pytest.fixture(scope="session")
+def examples(prefix):
+    libdirs = [d for d in ("lib", "lib64", "lib/x86_64-linux-gnu")
+               if os.path.isdir(os.path.join(prefix, d, "cppicorn", "examples"))]
+    assert libdirs, "examples not installed"
+    return os.path.join(prefix, libdirs[0], "cppicorn", "examples")
+
+
+class Server:
+    """One cppicorn master started by a test."""
+
+    def __init__(self, binary, examples, tmpdir):
+        self.binary = binary
+        self.examples = examples
+        self.tmpdir = tmpdir
+        self.port = free_port()
+        self.proc = None
+        self.log_path = os.path.join(tmpdir, "error.log")
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, *args, app="hello:app", bind=True, wait=True, env=None, cwd=None):
+        cmd = [self.binary]
+        if bind:
+            cmd += ["-b", f"127.0.0.1:{self.port}"]
+        cmd += ["--chdir", self.examples, "--error-logfile", self.log_path, *args]
+        if app:
+            cmd.append(app)
+        full_env = dict(os.environ)
+        full_env.pop("CPPICORN_CMD_ARGS", None)
+        full_env.pop("WEB_CONCURRENCY", None)
+        full_env.update(env or {})
+        self.output = open(os.path.join(self.tmpdir, "stdout.log"), "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.output, stderr=subprocess.STDOUT,
+                                     env=full_env, cwd=cwd or self.tmpdir)
+        if wait:
+            self.wait_serving()
+        return self
+
+    def wait_serving(self, timeout=10):
+        wait_for(lambda: self.proc.poll() is not None or self.log_has("Booting worker"),
+                 timeout, what="first worker")
+        assert self.proc.poll() is None, f"server exited: {self.log()}"
+        wait_for(self.accepts, timeout, what="server answering")
+
+    def accepts(self):
+        try:
+            status, _, _ = self.request("GET", "/", timeout=2)
+            return status > 0
+        except OSError:
+            return False
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=20):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for pid in getattr(self, "_known_workers", set()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    # -- observation -----------------------------------------------------------------------
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log_has(self, text):
+        return text in self.log()
+
+    def workers(self):
+        """Pids of the master's live worker processes."""
+        pid = self.proc.pid
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                pids = {int(p) for p in f.read().split()}
+        except FileNotFoundError:
+            return set()
+        alive = set()
+        for p in pids:
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    if f.read().split(")")[-1].split()[0] != "Z":
+                        alive.add(p)
+            except FileNotFoundError:
+                pass
+        self._known_workers = getattr(self, "_known_workers", set()) | alive
+        return alive
+
+    def wait_workers(self, count, timeout=10):
+        return wait_for(lambda: len(self.workers()) == count and self.workers(), timeout,
+                        what=f"{count} workers")
+
+    # -- clients ---------------------------------------------------------------------------
+    def connection(self, timeout=10):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        conn = self.connection(timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+    def raw(self, data, timeout=5):
+        """Sends raw bytes, returns everything received until the server closes."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(data)
+            chunks = []
+            while True:
+                try:
+                    b = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+            return b"".join(chunks)
+
+
+@pytest.fixture
+def server(binary, examples, tmp_path):
+    s = Server(binary, examples, str(tmp_path))
+    yield s
+    s.stop()
+
+
+class LoadClient:
+    """Keeps sending requests from a few threads until stopped; counts every outcome.
+
+    Each thread uses keep-alive connections and opens a new one after the server closes
+    one, as a real client pool does; an error is any exception or non-2xx status. A request
+    on a reused keep-alive connection that the server closed as it was sent is retried once
+    on a new connection (what RFC 9112 9.3.1 lets clients do for idempotent requests) and
+    counted in `retried`; with keepalive=False every request is on a fresh connection and
+    nothing is ever retried silently.
+    """
+
+    def __init__(self, port, path="/", threads=4, keepalive=True):
+        self.port, self.path, self.keepalive = port, path, keepalive
+        self.ok = 0
+        self.retried = 0  # idle keep-alive connections closed under a request, then retried
+        self.failed = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def _run(self):
+        conn = None
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                headers = {} if self.keepalive else {"Connection": "close"}
+                conn.request("GET", self.path, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                with self._lock:
+                    if 200 <= resp.status < 300:
+                        self.ok += 1
+                    else:
+                        self.failed.append(f"status {resp.status}")
+                if resp.will_close:
+                    conn.close()
+                    conn = None
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
+                if not self.keepalive:
+                    with self._lock:
+                        self.failed.append(repr(e))
+                    conn = None
+                    continue
+                # A keep-alive connection the server closed while idle is not a failed request
+                # only if nothing was sent on it yet: http.client reports it the same way, so
+                # retry once on a fresh connection and count a second failure.
+                conn = None
+                with self._lock:
+                    self.retried += 1
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                    c.request("GET", self.path, headers={"Connection": "close"})
+                    r = c.getresponse()
+                    r.read()
+                    c.close()
+                    with self._lock:
+                        if 200 <= r.status < 300:
+                            self.ok += 1
+                        else:
+                            self.failed.append(f"status {r.status} after {e!r}")
+                except Exception as e2:  # noqa: BLE001
+                    with self._lock:
+                        self.failed.append(repr(e2))
+            except Exception as e:  # noqa: BLE001
+                with self._lock:
+                    self.failed.append(repr(e))
+                conn = None
+
+
+@pytest.fixture
+def load_client():
+    return LoadClient
