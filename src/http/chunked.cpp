@@ -19,7 +19,7 @@ constexpr size_t kMaxSizeDigits = 16;  // 64 bits; more is either padding or an 
 // extensions pass, but a stream that is mostly framing (a CPU/bandwidth sink carrying no
 // body, cf. Go's CVE-2023-39326) is refused.
 constexpr uint64_t kFramingCredit = 16;
-constexpr uint64_t kMaxFramingDebt = 16 * 1024;
+constexpr uint64_t kMaxFramingDebt = uint64_t{16} * 1024;
 
 // Skips a quoted-string starting at the DQUOTE at `p`; returns the byte after the closing
 // DQUOTE, or nullptr when malformed.

@@ -54,6 +54,8 @@ struct ParseResult {
   std::string_view reason;  // short text for the error body / log (static storage)
 };
 
+// Incremental parser of one request head at a time (request-line, fields, framing), strict
+// per RFC 9112; one per connection, reused for each request on it.
 class RequestParser {
  public:
   // Copies `limits` (a temporary is fine).

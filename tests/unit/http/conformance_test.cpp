@@ -188,6 +188,8 @@ std::string show(const std::vector<Message>& msgs) {
   return s;
 }
 
+// One test per case file entry, parameterised by the case's index in all_cases(); the
+// generated test name carries the file and the case name.
 class Conformance : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(Conformance, Case) {
