@@ -33,7 +33,7 @@ def parse_run(path):
     text = path.read_text(errors="replace")
     m = re.search(r"^WRKJSON (\{.*\})$", text, re.M)
     if not m:
-        return None
+        return {"failed": (text.splitlines()[1:2] or ["no wrk output"])[0][:60]}
     w = json.loads(m.group(1))
     run = {
         "round": int(re.search(r"\.r(\d+)\.txt$", path.name).group(1)),
@@ -45,6 +45,9 @@ def parse_run(path):
         "errors": {k[4:]: w[k] for k in w if k.startswith("err_")},
     }
     run["errors_total"] = sum(run["errors"].values())
+    # Set by bench/run when the server had to be restarted before the run, or its worker
+    # pids differed after it: somebody else signalled it (the machine is shared).
+    run["disturbed"] = bool(re.search(r"^(SERVER_RESTARTED|WORKERS_CHANGED)$", text, re.M))
     for key, name in (("LOADAVG_BEFORE", "load_before"), ("LOADAVG_AFTER", "load_after"),
                       ("ACCESSLOG_LINES", "accesslog_lines")):
         m = re.search(rf"^{key} (\S+)$", text, re.M)
@@ -66,15 +69,26 @@ def ratio(x, base):
 
 
 meta = dict((r["k"], r["v"]) for r in read_tsv("meta.tsv", ["k", "v"]))
-servers = {s["name"]: s for s in read_tsv(
-    "servers.tsv", ["name", "port", "pid", "launch_ms", "workers", "rss_kb", "pss_kb",
-                    "master_rss_kb", "status"])}
+# servers.tsv has one line per start (BENCH_LAUNCHES of them); the last start is the one
+# that served the load, so its line gives pid/RSS, and the launch time is the median.
+servers, launches = {}, {}
+for s in read_tsv("servers.tsv", ["name", "port", "pid", "launch_ms", "workers", "rss_kb",
+                                  "pss_kb", "master_rss_kb", "status"]):
+    servers[s["name"]] = s
+    if s["status"] == "ok":
+        launches.setdefault(s["name"], []).append(int(s["launch_ms"]))
+for name, ms in launches.items():
+    servers[name].update(launch_ms=statistics.median(ms), launch_min_ms=min(ms),
+                         launch_max_ms=max(ms), launch_samples=ms)
 cases = read_tsv("cases.tsv", ["id", "scenario", "server", "label", "state"])
 
 # ---- throughput cases
 for c in cases:
-    runs = [r for r in (parse_run(p) for p in sorted((RES / "raw").glob(c["id"] + ".r*.txt"))) if r]
+    parsed = [parse_run(p) for p in sorted((RES / "raw").glob(c["id"] + ".r*.txt"))]
+    runs = [r for r in parsed if "failed" not in r]
     c["runs"] = runs
+    c["failed_runs"] = [r["failed"] for r in parsed if "failed" in r]
+    c["disturbed_runs"] = sum(r["disturbed"] for r in runs)
     if runs:
         rps = [r["rps"] for r in runs]
         c["rps_median"], c["rps_min"], c["rps_max"] = statistics.median(rps), min(rps), max(rps)
@@ -137,19 +151,26 @@ out.append(f"\nwrk {meta.get('wrk_args', '')}; {meta.get('repeat', '?')} interle
            f"Peers: {meta.get('gunicorn', '')} (gthread: {meta.get('gthreads', '?')} threads), "
            f"uWSGI {meta.get('uwsgi', '')} (--{meta.get('uwsgi_socket', '')}, python3 plugin), "
            f"{meta.get('nginx', '')}.\n")
+def mark(c):
+    """Footnote marks: runs lost (no wrk result) or disturbed by an outside signal."""
+    m = f" ({len(c['runs'])}/{len(c['runs']) + len(c['failed_runs'])} runs)" if c["failed_runs"] else ""
+    return m + (f" †{c['disturbed_runs']}" if c["disturbed_runs"] else "")
+
+
 out.append("| scenario | server | req/s median | min–max | vs cppicorn | p50 ms | p99 ms "
            "| errors | idle RSS/worker |")
 out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|")
 for c in cases:
     base = baseline[c["scenario"]]
     if c["rps_median"] is None:
-        why = "missing" if c["state"] != "ok" else "no result"
+        why = "missing" if c["state"] != "ok" else \
+            f"failed: {c['failed_runs'][0] if c['failed_runs'] else 'no result'}"
         out.append(f"| {c['scenario']} | {c['label']} | {why} | | | | | | |")
         continue
     errs = c["errors_total"]
     detail = ",".join(f"{k[0]}{v}" for k, v in c["errors"].items() if v)
     out.append(
-        f"| {c['scenario']} | {c['label']} | {fmt_num(c['rps_median'])} | "
+        f"| {c['scenario']} | {c['label']}{mark(c)} | {fmt_num(c['rps_median'])} | "
         f"{fmt_num(c['rps_min'])}–{fmt_num(c['rps_max'])} | "
         f"{ratio(c['rps_median'], base['rps_median'])} | {fmt_num(c['p50_ms'], 2)} | "
         f"{fmt_num(c['p99_ms'], 2)} | {errs}{f' ({detail})' if detail else ''} | "
@@ -165,7 +186,11 @@ out.append("\nerrors = wrk socket errors (c=connect, r=read, w=write, t=timeout)
               "http11-socket gives it keep-alive)." if meta.get("uwsgi_socket") == "http-socket"
               else "") + "\n")
 
-out.append(f"| server | launch-to-first-200 ms | vs cppicorn | idle RSS/worker MiB | new conn "
+if any(c["disturbed_runs"] for c in cases):
+    out.append("†N: in N runs the server had been killed and was restarted, or its workers "
+               "were replaced, by a signal from outside the benchmark (shared machine); "
+               "those runs are still counted. Server logs are in the results directory.\n")
+out.append(f"| server | launch-to-first-200 ms (median, min–max) | vs cppicorn | idle RSS/worker MiB | new conn "
            "under load: median ms | max ms | failed | vs cppicorn (median) |")
 out.append("|---|--:|--:|--:|--:|--:|--:|--:|")
 bp = base_srv.get("prompt") or {}
@@ -177,7 +202,8 @@ for name in order:
     p = s.get("prompt") or {}
     rss = srv_val(s, "rss_kb")
     out.append(
-        f"| {name} | {s['launch_ms']} | {ratio(srv_val(s, 'launch_ms'), srv_val(base_srv, 'launch_ms'))} | "
+        f"| {name} | {fmt_num(srv_val(s, 'launch_ms'))} ({s.get('launch_min_ms')}–"
+        f"{s.get('launch_max_ms')}) | {ratio(srv_val(s, 'launch_ms'), srv_val(base_srv, 'launch_ms'))} | "
         f"{fmt_num(rss / 1024 if rss else None, 1)} | {fmt_num(p.get('median_ms'), 1)} | "
         f"{fmt_num(p.get('max_ms'), 1)} | {p.get('failed', '–')}/{p.get('n', '–')} | "
         f"{ratio(p.get('median_ms'), bp.get('median_ms')) if p else ''} |")

@@ -24,14 +24,14 @@ proc_kb() {
 workers_of() { pgrep -P "$1" 2>/dev/null | tr '\n' ' '; }
 
 # start_server NAME PORT PROBE_PATH CMD... : start, time launch-to-first-200, record
-# idle RSS. Appends one line to $RES/servers.tsv; returns 1 (server marked missing)
-# if it does not answer 200 within START_TIMEOUT seconds.
+# idle RSS. Appends one line to $SERVERS_TSV; returns 1 (server marked missing) if it
+# does not answer 200 within START_TIMEOUT seconds.
 start_server() {
   local name=$1 port=$2 probe=$3; shift 3
   local log="$RUN/logs/$name.log" t0 now code pid
   if ss -Htln "sport = :$port" | grep -q .; then
     echo "  $name: port $port already in use, skipping" >&2
-    printf '%s\t%s\t\t\t\t\t\t\tport-busy\n' "$name" "$port" >>"$RES/servers.tsv"
+    printf '%s\t%s\t\t\t\t\t\t\tport-busy\n' "$name" "$port" >>"$SERVERS_TSV"
     return 1
   fi
   t0=$(date +%s%N)
@@ -47,7 +47,7 @@ start_server() {
     if ! kill -0 "$pid" 2>/dev/null || (( now - t0 > START_TIMEOUT * 1000000000 )); then
       echo "  $name: no 200 within ${START_TIMEOUT}s (last status '$code'); log tail:" >&2
       tail -n 5 "$log" | sed 's/^/    /' >&2
-      printf '%s\t%s\t\t\t\t\t\t\tno-200\n' "$name" "$port" >>"$RES/servers.tsv"
+      printf '%s\t%s\t\t\t\t\t\t\tno-200\n' "$name" "$port" >>"$SERVERS_TSV"
       stop_server "$name"
       return 1
     fi
@@ -69,7 +69,7 @@ start_server() {
   mrss=$(proc_kb VmRSS status "$pid")
   (( n > 0 )) && { rss=$(( rss / n )); pss=$(( pss / n )); }
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\tok\n' "$name" "$port" "$pid" "$launch_ms" \
-    "$n" "$rss" "$pss" "$mrss" >>"$RES/servers.tsv"
+    "$n" "$rss" "$pss" "$mrss" >>"$SERVERS_TSV"
   printf '  %-18s port %-5s launch-to-200 %5s ms, %s workers, idle RSS/worker %s kB\n' \
     "$name" "$port" "$launch_ms" "$n" "$rss"
 }
