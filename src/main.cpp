@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -24,11 +25,17 @@ int main(int argc, char** argv) {
   invocation.argv.assign(argv, argv + argc);
   invocation.env = config::environment();
   invocation.start_dir = std::filesystem::current_path().string();
+  invocation.exe_path = resolve_executable(invocation.argv[0], invocation.start_dir);
+  UniqueFd upgrade_pipe = Upgrade::take_ready_pipe();
   proctitle::init(argc, argv);
 
   config::LoadResult loaded = config::load(argc, argv, invocation.env);
   if (!loaded.output.empty()) std::fputs(loaded.output.c_str(), stdout);
-  if (!loaded.error.empty()) std::fprintf(stderr, "%s\n", loaded.error.c_str());
+  if (!loaded.error.empty()) {
+    // Under journald an error must carry its priority: the logger is not set up yet.
+    bool journal = log::is_journal_stream(2, std::getenv("JOURNAL_STREAM"));
+    std::fprintf(stderr, "%s%s\n", journal ? "<3>" : "", loaded.error.c_str());
+  }
   if (loaded.exit_now) return loaded.exit_code;
   config::Settings settings = std::move(loaded.settings);
 
@@ -77,5 +84,6 @@ int main(int argc, char** argv) {
   }
   Arbiter arbiter(std::move(invocation), std::move(settings), std::move(*listeners),
                   std::move(preloaded));
+  arbiter.adopt_upgrade_pipe(std::move(upgrade_pipe));
   return arbiter.run();
 }

@@ -60,8 +60,8 @@ Arbiter::~Arbiter() {
 }
 
 int Arbiter::run() {
-  proctitle::set(fmt::format("cppicorn: master [{}]",
-                             settings_.proc_name.empty() ? settings_.app : settings_.proc_name));
+  if (takeover_pipe_) old_master_ = getppid();
+  set_title();
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     spdlog::critical("cannot create the boot pipe: {}", strerror(errno));
@@ -70,7 +70,8 @@ int Arbiter::run() {
   boot_read_.reset(pipe_fds[0]);
   boot_write_.reset(pipe_fds[1]);
   fcntl(boot_read_.get(), F_SETFL, O_NONBLOCK);
-  if (!settings_.pidfile.empty()) {
+  // A new master takes the pidfile over only once it serves (new_master_ready).
+  if (!settings_.pidfile.empty() && !takeover_pipe_) {
     std::string error;
     if (!Pidfile::create(settings_.pidfile, &error)) {
       spdlog::critical("{}", error);
@@ -215,10 +216,6 @@ void Arbiter::handle_usr1() {
   kill_all(SIGUSR1);
 }
 
-void Arbiter::handle_usr2() {
-  spdlog::warn("USR2 binary upgrade is not implemented yet; ignoring");
-}
-
 // WINCH: stop the workers but keep the master and its sockets (nginx's upgrade window);
 // HUP starts workers again.
 void Arbiter::handle_winch() {
@@ -234,9 +231,12 @@ void Arbiter::stop(bool graceful) {
   if (stopping_ && graceful) return;
   bool first = !stopping_;
   stopping_ = true;
-  if (first) notifier_.stopping("Stopping: draining workers");
-  // Stop accepting now: the workers' copies close as they exit.
-  net::unlink_unix_sockets(listeners_);
+  // Stopping an old master whose successor serves is the end of a (manual) upgrade.
+  if (upgrade_ && upgrade_ready_ && !handed_over_) hand_over();
+  if (first && !handed_over_) notifier_.stopping("Stopping: draining workers");
+  // Stop accepting now: the workers' copies close as they exit. Socket files stay when the
+  // new master serves on them.
+  if (!handed_over_) net::unlink_unix_sockets(listeners_);
   listeners_.clear();
   double limit = graceful ? settings_.graceful_timeout : 1.0;
   stop_deadline_ms_ = monotonic_ms() + static_cast<int64_t>(limit * 1000);
@@ -261,6 +261,12 @@ void Arbiter::on_tick(evutil_socket_t, short, void* self) { static_cast<Arbiter*
 
 void Arbiter::tick() {
   if (!stopping_) check_booted();
+  check_upgrade_timeout();
+  if (old_master_ != 0 && getppid() != old_master_) {  // the old master is gone: we own it all
+    old_master_ = 0;
+    set_title();
+    notifier_.ready(status_line());
+  }
   murder_workers();
   if (stopping_) {
     int64_t left = stop_deadline_ms_ - monotonic_ms();

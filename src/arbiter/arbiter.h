@@ -14,6 +14,7 @@
 #include "app/app.h"
 #include "arbiter/pidfile.h"
 #include "arbiter/scoreboard.h"
+#include "arbiter/upgrade.h"
 #include "config/settings.h"
 #include "net/listener.h"
 #include "systemd/notify.h"
@@ -26,6 +27,7 @@ struct Invocation {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;
   std::string start_dir;  // the directory we started in: a relative -c is relative to it
+  std::string exe_path;   // the binary USR2 executes (resolved from argv[0] at start)
 };
 
 class Arbiter {
@@ -33,6 +35,9 @@ class Arbiter {
   Arbiter(Invocation invocation, config::Settings settings, std::vector<net::Listener> listeners,
           std::unique_ptr<app::App> preloaded);
   ~Arbiter();
+
+  // A new master started by USR2 reports readiness to its old master on this pipe.
+  void adopt_upgrade_pipe(UniqueFd pipe) { takeover_pipe_ = std::move(pipe); }
 
   // Runs until stopped; returns the process exit code.
   int run();
@@ -72,6 +77,15 @@ class Arbiter {
   void kill_all(int sig);
   bool pool_healthy() const;
 
+  // The USR2 upgrade, old-master side (arbiter_upgrade.cpp).
+  void upgrade_ready();
+  void upgrade_failed(const std::string& reason);
+  void hand_over();
+  void check_upgrade_timeout();
+  void new_master_ready();
+  void set_title();
+  static void on_upgrade_pipe(evutil_socket_t fd, short, void* self);
+
   // Lifecycle.
   void stop(bool graceful);
   void halt(int exit_code, const std::string& reason);
@@ -106,6 +120,14 @@ class Arbiter {
   int exit_code_ = 0;
   std::string last_status_;
   std::string last_reload_;
+  std::unique_ptr<Pidfile> oldbin_;   // PIDFILE.oldbin while a new master takes over
+  std::unique_ptr<Upgrade> upgrade_;  // the new master USR2 started, until it takes over
+  event* upgrade_ev_ = nullptr;
+  int64_t upgrade_deadline_ms_ = 0;
+  bool upgrade_ready_ = false;
+  bool handed_over_ = false;  // MAINPID and the sockets belong to the new master now
+  UniqueFd takeover_pipe_;    // set in a new master until it reports ready
+  pid_t old_master_ = 0;      // in a new master: the old one, while it lives
   UniqueFd boot_read_;
   UniqueFd boot_write_;
   event_base* base_ = nullptr;

@@ -97,7 +97,11 @@ void Arbiter::manage_workers() {
   }
   if (!ready_) {
     ready_ = true;
-    notifier_.ready(status_line());
+    if (takeover_pipe_) {
+      new_master_ready();
+    } else {
+      notifier_.ready(status_line());
+    }
   } else if (reloading_) {
     reloading_ = false;
     previous_settings_.reset();
@@ -129,6 +133,12 @@ void Arbiter::reap_workers() {
   int status;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (upgrade_ && pid == upgrade_->pid()) {
+      upgrade_failed(WIFEXITED(status)
+                         ? fmt::format("new master exited with code {}", WEXITSTATUS(status))
+                         : fmt::format("new master was killed by signal {}", WTERMSIG(status)));
+      continue;
+    }
     auto it = workers_.find(pid);
     if (it == workers_.end()) continue;
     WorkerRecord w = it->second;

@@ -52,7 +52,7 @@ Connection::Connection(Worker& worker)
       in_(new char[kInitialBuffer]),
       in_cap_(kInitialBuffer),
       parser_(worker.limits()),
-      chunked_(worker.limits().body) {}
+      chunked_(worker.limits().body, worker.limits()) {}
 
 Connection::~Connection() {
   if (state_ != State::kClosed) {
@@ -91,8 +91,10 @@ void Connection::open(int fd, const sockaddr_storage& peer) {
 }
 
 void Connection::stop_when_idle() {
+  // An idle keep-alive connection stays until its keepalive timer or its next request, which
+  // is answered with "Connection: close": closing it now could cross a request already on
+  // the wire, and that client would see a reset instead of a response.
   stop_requested_ = true;
-  if (state_ == State::kKeepAlive || (state_ == State::kReadingHead && in_len_ == 0)) close();
 }
 
 void Connection::on_read(evutil_socket_t, short what, void* self) {
@@ -198,8 +200,8 @@ void Connection::run_app() {
   reset_response();
   const config::Settings& s = worker_.settings();
   keep_alive_ = request_.keep_alive && s.keepalive > 0 && !stop_requested_ && !worker_.stopping();
-  if (body_failed_) {  // a malformed chunked body found before the app ran
-    respond_error(400, "malformed request body");
+  if (body_failed_) {  // a malformed or oversized chunked body found before the app ran
+    respond_error(body_error_status_, body_error_reason_);
     return;
   }
   ScoreboardSlot& slot = worker_.slot();

@@ -102,6 +102,8 @@ class Connection final : public app::Exchange {
   uint64_t body_left_ = 0;  // kLength: bytes not yet moved into [.., body_end_)
   bool body_done_ = false;
   bool body_failed_ = false;
+  int body_error_status_ = 400;
+  std::string_view body_error_reason_;
   bool continue_sent_ = false;
 
   // Response.

@@ -60,6 +60,8 @@ bool Connection::pump_body() {
   auto r = chunked_.decode(buf + raw_pos_, in_len_ - raw_pos_);
   if (r.status == http::ChunkedDecoder::Result::kError) {
     body_failed_ = true;
+    body_error_status_ = r.http_status;
+    body_error_reason_ = r.reason;
     return false;
   }
   if (body_end_ != raw_pos_ && r.produced > 0)
@@ -70,8 +72,8 @@ bool Connection::pump_body() {
     body_done_ = true;
     return true;
   }
-  // Everything given was consumed (framing is kept in the decoder's state): the raw area is
-  // empty, so the next bytes can land right after the decoded ones.
+  // Move the undecoded rest (an incomplete size or trailer line) down to the decoded bytes,
+  // so the next read lands right after it.
   size_t raw_left = in_len_ - raw_pos_;
   if (raw_left > 0 && raw_pos_ != body_end_)
     std::memmove(buf + body_end_, buf + raw_pos_, raw_left);

@@ -1,0 +1,137 @@
+// The USR2 upgrade as the arbiter lives it.
+//
+// Old master: USR2 starts a new master (Upgrade::start) and writes PIDFILE.oldbin. When the
+// new master reports ready, the old one hands over (MAINPID=new for systemd), stops
+// accepting and drains its workers; with upgrade_manual it waits for WINCH/QUIT instead, and
+// HUP brings its workers back. If the new master exits or is not ready in upgrade_timeout,
+// the old master keeps serving and says why.
+// New master: it serves alongside the old one, reports ready on the pipe, writes the
+// pidfile, and drops "(new)" from its title once the old master is gone.
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "arbiter/arbiter.h"
+#include "util/proctitle.h"
+
+namespace cppicorn {
+
+void Arbiter::set_title() {
+  const char* role = upgrade_ ? "master (old)" : old_master_ != 0 ? "master (new)" : "master";
+  std::string name = settings_.proc_name.empty() ? settings_.app : settings_.proc_name;
+  proctitle::set(fmt::format("cppicorn: {} [{}]", role, name));
+}
+
+void Arbiter::handle_usr2() {
+  if (stopping_) return;
+  if (upgrade_) {
+    spdlog::warn("Refusing USR2: an upgrade to pid {} is already under way", upgrade_->pid());
+    return;
+  }
+  if (old_master_ != 0) {
+    spdlog::warn("Refusing USR2: the previous master (pid {}) has not exited yet", old_master_);
+    return;
+  }
+  std::string error;
+  upgrade_ = Upgrade::start(invocation_, listeners_, &error);
+  if (!upgrade_) {
+    spdlog::error("Upgrade failed: {}", error);
+    return;
+  }
+  spdlog::info("Upgrading: started new master {} (pid {})", invocation_.exe_path, upgrade_->pid());
+  upgrade_ready_ = false;
+  upgrade_deadline_ms_ =
+      settings_.upgrade_timeout > 0
+          ? monotonic_ms() + static_cast<int64_t>(settings_.upgrade_timeout * 1000)
+          : 0;
+  if (!settings_.pidfile.empty() && Pidfile::create(settings_.pidfile + ".oldbin", &error)) {
+    oldbin_ = std::make_unique<Pidfile>(settings_.pidfile + ".oldbin");
+  }
+  upgrade_ev_ = event_new(base_, upgrade_->ready_fd(), EV_READ | EV_PERSIST, on_upgrade_pipe, this);
+  event_add(upgrade_ev_, nullptr);
+  set_title();
+  notifier_.status(status_line() + fmt::format("; upgrading to pid {}", upgrade_->pid()));
+}
+
+void Arbiter::on_upgrade_pipe(evutil_socket_t fd, short, void* self) {
+  auto* a = static_cast<Arbiter*>(self);
+  char byte;
+  ssize_t n = read(fd, &byte, 1);
+  if (n == 1) {
+    a->upgrade_ready();
+  } else if (n == 0) {
+    // EOF without "ready": the new master is gone; reaping it says how (upgrade_failed).
+    event_del(a->upgrade_ev_);
+  }
+}
+
+void Arbiter::upgrade_ready() {
+  event_del(upgrade_ev_);
+  upgrade_ready_ = true;
+  spdlog::info("New master (pid {}) is serving", upgrade_->pid());
+  if (settings_.upgrade_manual) {
+    spdlog::info(
+        "Manual upgrade: send WINCH to stop these workers, then QUIT to this master; "
+        "or HUP this master and QUIT pid {} to roll back",
+        upgrade_->pid());
+    return;
+  }
+  stop(true);  // hands over, then drains
+}
+
+// The new master becomes the service: systemd learns its pid before we go.
+void Arbiter::hand_over() {
+  handed_over_ = true;
+  notifier_.main_pid(upgrade_->pid());
+  spdlog::info("Handing over to the new master (pid {}); old master draining", upgrade_->pid());
+}
+
+void Arbiter::upgrade_failed(const std::string& reason) {
+  pid_t pid = upgrade_->pid();
+  if (handed_over_) {
+    spdlog::error("New master (pid {}) is gone after taking over: {}", pid, reason);
+  } else {
+    spdlog::error("Upgrade failed: {}; the old master keeps serving", reason);
+  }
+  if (upgrade_ev_) {
+    event_free(upgrade_ev_);
+    upgrade_ev_ = nullptr;
+  }
+  upgrade_.reset();
+  upgrade_ready_ = false;
+  oldbin_.reset();
+  if (!settings_.pidfile.empty() && !handed_over_) {
+    std::string error;
+    if (!Pidfile::create(settings_.pidfile, &error)) spdlog::error("{}", error);
+  }
+  set_title();
+  update_status(true);
+}
+
+void Arbiter::check_upgrade_timeout() {
+  if (!upgrade_ || upgrade_ready_ || upgrade_deadline_ms_ == 0) return;
+  if (monotonic_ms() < upgrade_deadline_ms_) return;
+  spdlog::error("New master (pid {}) not ready within upgrade_timeout ({}s); stopping it",
+                upgrade_->pid(), settings_.upgrade_timeout);
+  upgrade_deadline_ms_ = 0;
+  kill(upgrade_->pid(), SIGQUIT);  // reaping it reports the failure
+}
+
+// In a new master: the first generation serves.
+void Arbiter::new_master_ready() {
+  Upgrade::report_ready(takeover_pipe_);
+  if (!settings_.pidfile.empty()) {
+    std::string error;
+    if (Pidfile::create(settings_.pidfile, &error)) {
+      pidfile_ = std::make_unique<Pidfile>(settings_.pidfile);
+    } else {
+      spdlog::error("{}", error);
+    }
+  }
+  // Our READY=1 counts once the old master has passed MAINPID to us; until then systemd
+  // ignores it, and the tick repeats it when the old master is gone.
+  notifier_.ready(status_line());
+}
+
+}  // namespace cppicorn
