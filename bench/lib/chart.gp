@@ -5,7 +5,8 @@
 # Bars are medians over the rounds; the whiskers span min..max so noise stays visible.
 set terminal pngcairo size 1600,950 font "sans,10" noenhanced
 set output out
-set multiplot layout 2,3 title "cppicorn vs peers, 2 workers each, 127.0.0.1 (wrk shares the same 2 cores; bars = median, whiskers = min-max)" font "sans,12"
+note = system(sprintf("cat '%s/chart_note.txt' 2>/dev/null", dir))
+set multiplot layout 2,3 title "cppicorn vs peers, 2 workers each, 127.0.0.1; bars = median, whiskers = min-max\n".note font "sans,12"
 
 set style fill solid 0.75 border -1
 set boxwidth 0.6
@@ -19,10 +20,13 @@ set offsets 0.5, 0.5, graph 0.12, 0
 
 rps_panel(i) = sprintf("%s/chart_s%d.dat", dir, i)
 title(i) = system(sprintf("cat '%s/chart_s%d.title' 2>/dev/null", dir, i))
-label_k(v) = v > 0 ? sprintf("%.1fk", v / 1000) : "missing"
+label_k(v) = v >= 10000 ? sprintf("%.1fk", v / 1000) : v > 0 ? sprintf("%.0f", v) : "missing"
 
 do for [i = 0:2] {
   set title title(i) . " — requests/s"
+  # "%.0s%c" (12k) would print 1k, 1k, 2k for a 0..1500 axis: plain numbers below 10k.
+  stats rps_panel(i) using 4 nooutput
+  if (STATS_max < 10000) { set format y "%g" } else { set format y "%.0s%c" }
   plot rps_panel(i) using 0:2:xtic(1) with boxes lc rgb "#4477aa", \
        '' using 0:2:3:4 with yerrorbars lc rgb "black" pt -1, \
        '' using 0:4:(label_k($2)) with labels offset 0,0.8 font "sans,9"

@@ -237,6 +237,10 @@ for i, s in enumerate(scenarios):
     dat(f"chart_s{i}.dat", [(c["label"], c["rps_median"] or 0, c["rps_min"] or 0,
                              c["rps_max"] or 0) for c in cases if c["scenario"] == s])
     (RES / f"chart_s{i}.title").write_text(s)
+(RES / "chart_note.txt").write_text(
+    f"wrk {meta.get('wrk_args', '')} on the same {meta.get('cpus', '?')} cores as the servers"
+    + (f"; load average {min(loads):.1f}-{max(loads):.1f}" if loads else "")
+    + f"; {meta.get('date', '')[:10]}, cppicorn {meta.get('cppicorn', '?')}")
 hello = [n for n in order if n not in ("cppicorn-log", "cppicorn-diag")]
 dat("chart_prompt.dat", [(n, (servers[n].get("prompt") or {}).get("median_ms") or 0,
                           (servers[n].get("prompt") or {}).get("max_ms") or 0) for n in hello])
