@@ -41,10 +41,18 @@ def free_port():
 
 @pytest.fixture(scope="session")
 def prefix():
-    """The build installed into a staging prefix: bin/cppicorn, lib/cppicorn/examples."""
+    """The build installed into a staging prefix: bin/cppicorn, lib/cppicorn/examples.
+
+    CPPICORN_PREFIX=DIR tests an existing installation (a package, a previous install)
+    instead, and leaves it alone."""
+    if os.environ.get("CPPICORN_PREFIX"):
+        yield os.environ["CPPICORN_PREFIX"]
+        return
     dest = tempfile.mkdtemp(prefix="cppicorn-install-")
     subprocess.run(["cmake", "--install", BUILD, "--prefix", dest], check=True,
                    stdout=subprocess.DEVNULL)
+    # mkdtemp makes the prefix 0700: workers running as --user must still reach the apps.
+    os.chmod(dest, 0o755)
     yield dest
     shutil.rmtree(dest, ignore_errors=True)
 
@@ -74,7 +82,10 @@ class Server:
         self.log_path = os.path.join(tmpdir, "error.log")
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, *args, app="hello:app", bind=True, wait=True, env=None, cwd=None):
+    def start(self, *args, app="hello:app", bind=True, wait=True, env=None, cwd=None,
+              fds=None):
+        """Starts the master. fds maps a descriptor number in the child to one of ours
+        ({3: sock.fileno()} hands over a listening socket as fd 3)."""
         cmd = [self.binary]
         if bind:
             cmd += ["-b", f"127.0.0.1:{self.port}"]
@@ -86,8 +97,14 @@ class Server:
         full_env.pop("WEB_CONCURRENCY", None)
         full_env.update(env or {})
         self.output = open(os.path.join(self.tmpdir, "stdout.log"), "wb")
+        extra = {}
+        if fds:
+            def hand_over():
+                for target, source in fds.items():
+                    os.dup2(source, target, inheritable=True)
+            extra = {"preexec_fn": hand_over, "close_fds": False}
         self.proc = subprocess.Popen(cmd, stdout=self.output, stderr=subprocess.STDOUT,
-                                     env=full_env, cwd=cwd or self.tmpdir)
+                                     env=full_env, cwd=cwd or self.tmpdir, **extra)
         if wait:
             self.wait_serving()
         return self
@@ -186,6 +203,104 @@ class Server:
                     break
                 chunks.append(b)
             return b"".join(chunks)
+
+
+class RawResponse:
+    def __init__(self, status_line, headers, body):
+        self.status_line, self.headers, self.body = status_line, headers, body
+        self.status = int(status_line.split()[1])
+
+    def header(self, name, default=None):
+        """The last value of a header, case-insensitive."""
+        found = default
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                found = v
+        return found
+
+    def names(self):
+        return [k.lower() for k, _ in self.headers]
+
+
+class RawReader:
+    """Reads HTTP/1.x responses from a socket byte-exactly (for pipelining, 1xx, framing)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.closed = False
+
+    def _fill(self):
+        b = self.sock.recv(65536)
+        if not b:
+            self.closed = True
+            raise EOFError("connection closed")
+        self.buf += b
+
+    def read_head(self):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:]]
+        return lines[0], headers
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_to_close(self):
+        try:
+            while True:
+                self._fill()
+        except EOFError:
+            pass
+        out, self.buf = self.buf, b""
+        return out
+
+    def read_response(self, method="GET"):
+        """One final response (1xx are returned too: call again for the final one)."""
+        status_line, headers = self.read_head()
+        r = RawResponse(status_line, headers, b"")
+        if method == "HEAD" or r.status < 200 or r.status in (204, 304):
+            return r
+        te = r.header("Transfer-Encoding")
+        cl = r.header("Content-Length")
+        if te is not None:
+            assert te.lower() == "chunked", te
+            body = b""
+            while True:
+                size = int(self.read_line().split(b";")[0], 16)
+                if size == 0:
+                    while self.read_line() != b"":
+                        pass
+                    break
+                body += self.read_exact(size)
+                assert self.read_line() == b""
+            r.body = body
+        elif cl is not None:
+            r.body = self.read_exact(int(cl))
+        else:
+            r.body = self.read_to_close()
+        return r
+
+    def at_eof(self, timeout=5):
+        """True when the server closes the connection (nothing more arrives) within timeout."""
+        if self.buf:
+            return False
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
 
 
 @pytest.fixture
