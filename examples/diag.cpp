@@ -2,6 +2,7 @@
 // served as `diag:app`. Routes (every text body ends with "\n"):
 //   /, /hello            Hello, World!
 //   /pid                 this worker's pid
+//   /version             the server's version (also in X-Server-Version)
 //   /started             "1" when worker_start ran in this process, else "0"
 //   /sleep?ms=N          sleeps N ms, then "slept N"
 //   /wedge               never returns (the worker timeout must kill it)
@@ -150,6 +151,10 @@ class Diag {
     const std::string_view query = req.query();
     if (path == "/" || path == "/hello") return text(res, "Hello, World!\n");
     if (path == "/pid") return text(res, std::to_string(::getpid()) + "\n");
+    if (path == "/version") {
+      res.header("X-Server-Version", req.server_version());
+      return text(res, std::string(req.server_version()) + "\n");
+    }
     if (path == "/started") return text(res, g_started ? "1\n" : "0\n");
     if (path == "/sleep") {
       long ms = std::max(0L, query_int(query, "ms", 0));

@@ -17,6 +17,7 @@
 #include "log/log.h"
 #include "net/listener.h"
 #include "util/proctitle.h"
+#include "version/version.h"
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Error: %s\n", error.c_str());
     return 1;
   }
-  spdlog::info("Starting cppicorn {}", CPPICORN_VERSION);
+  spdlog::info("Starting cppicorn {}", version());
   for (const std::string& w : loaded.warnings) spdlog::warn("{}", w);
   // 0 keeps the umask we were started with: files the master creates (pidfile, sockets, logs)
   // must not become world-writable by default.

@@ -89,6 +89,10 @@ typedef struct cppicorn_host {
 
   /* Writes one line to the error log. */
   void (*log)(int level, cppicorn_str message);
+
+  /* The server's version, e.g. "0.1.0". */
+  cppicorn_str (*server_version)(void);
+  /* New members are appended here; check `size` before using one. */
 } cppicorn_host;
 
 /* What an app exports. */

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -31,6 +32,12 @@ namespace cppicorn {
 
 inline std::string_view view(cppicorn_str s) { return {s.data, s.size}; }
 inline cppicorn_str str(std::string_view s) { return {s.data(), s.size()}; }
+
+// The server's version ("" from a server older than the server_version member).
+inline std::string_view server_version(const cppicorn_host* host) {
+  if (host->size < offsetof(cppicorn_host, server_version) + sizeof host->server_version) return {};
+  return view(host->server_version());
+}
 
 // One HTTP request, valid for the duration of the handler call.
 class Request {
@@ -45,6 +52,8 @@ class Request {
   std::string_view remote_addr() const { return view(host_->remote_addr(req_)); }
   int remote_port() const { return host_->remote_port(req_); }
   std::string_view url_scheme() const { return view(host_->url_scheme(req_)); }
+  // The server running this app, e.g. "0.1.0".
+  std::string_view server_version() const { return cppicorn::server_version(host_); }
 
   size_t header_count() const { return host_->header_count(req_); }
   std::string_view header_name(size_t i) const { return view(host_->header_at(req_, i).name); }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "version/version.h"
+
 namespace cppicorn::app {
 namespace {
 
@@ -56,6 +58,8 @@ void log(int level, cppicorn_str m) {
   spdlog::log(kLevels[std::clamp(level, 0, 4)], "{}", std::string_view(m.data, m.size));
 }
 
+cppicorn_str server_version() { return str(version()); }
+
 constexpr cppicorn_host kHost = {CPPICORN_ABI_VERSION,
                                  sizeof(cppicorn_host),
                                  method,
@@ -76,7 +80,8 @@ constexpr cppicorn_host kHost = {CPPICORN_ABI_VERSION,
                                  write,
                                  stream,
                                  send_file,
-                                 log};
+                                 log,
+                                 server_version};
 
 }  // namespace
 

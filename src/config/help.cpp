@@ -6,6 +6,7 @@
 
 #include "config/settings.h"
 #include "config/sources.h"
+#include "version/version.h"
 
 namespace cppicorn::config {
 namespace {
@@ -126,8 +127,8 @@ std::string help_text() {
 }
 
 std::string print_config(const Settings& settings) {
-  std::string out =
-      "# cppicorn " CPPICORN_VERSION " effective settings; use as a config file with -c.\n";
+  std::string out = std::string("# cppicorn ") + version() +
+                    " effective settings; use as a config file with -c.\n";
   for (std::string_view section : sections()) {
     out += "\n# " + std::string(section) + "\n";
     for (const Setting& s : settings_table()) {

@@ -9,6 +9,7 @@
 
 #include "config/settings.h"
 #include "config/sources.h"
+#include "version/version.h"
 
 extern char** environ;
 
@@ -76,7 +77,7 @@ LoadResult load_or_throw(int argc, const char* const* argv,
   CommandLine cli = parse_command_line(args);
   if (!cli.error.empty()) return fail(cli.error);
   if (cli.help) return finish(help_text());
-  if (cli.version) return finish("cppicorn " CPPICORN_VERSION "\n");
+  if (cli.version) return finish(std::string("cppicorn ") + version() + "\n");
   checking = cli.check_config;
 
   CommandLine from_env;
