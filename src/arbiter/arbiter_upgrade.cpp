@@ -72,8 +72,8 @@ void Arbiter::upgrade_ready() {
   spdlog::info("New master (pid {}) is serving", upgrade_->pid());
   if (settings_.upgrade_manual) {
     spdlog::info(
-        "Manual upgrade: send WINCH to stop these workers, then QUIT to this master; "
-        "or HUP this master and QUIT pid {} to roll back",
+        "Manual upgrade: send WINCH to stop these workers, then TERM to this master; "
+        "or HUP this master and TERM pid {} to roll back",
         upgrade_->pid());
     return;
   }
