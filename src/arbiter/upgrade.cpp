@@ -36,10 +36,16 @@ std::string fd_name(const net::Listener& l) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
-  // Move everything we keep above the target range first, so dup2 cannot clobber a source.
+  // Move everything we keep above the target range [3, 3+n) first, so dup2 cannot clobber
+  // a source. (Not "high" fds: RLIMIT_NOFILE is often just 1024 under systemd.)
+  const int above = kSdListenFdsStart + static_cast<int>(listeners.size());
   std::vector<int> high;
-  for (const net::Listener& l : listeners) high.push_back(fcntl(l.fd.get(), F_DUPFD, 1024));
-  int ready = fcntl(ready_write, F_DUPFD, 1024 + static_cast<int>(listeners.size()) + 1);
+  for (const net::Listener& l : listeners) high.push_back(fcntl(l.fd.get(), F_DUPFD, above));
+  int ready = fcntl(ready_write, F_DUPFD, above);
+  for (int fd : high) {
+    if (fd < 0) _exit(127);
+  }
+  if (ready < 0) _exit(127);
   std::string names;
   for (size_t i = 0; i < high.size(); ++i) {
     int target = kSdListenFdsStart + static_cast<int>(i);

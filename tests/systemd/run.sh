@@ -25,7 +25,7 @@ T0=$(sd_now)
 SD_WORK=$(mktemp -d "${TMPDIR:-/tmp}/cppicorn-sdtest.XXXXXX")
 SD_RESULTS=$SD_WORK/results
 : > "$SD_RESULTS"
-export SD_WORK SD_RESULTS
+export SD_WORK SD_RESULTS BUILD
 trap sd_teardown EXIT
 trap 'exit 130' INT TERM
 
