@@ -19,10 +19,10 @@ check g-start-fails $([ $rc != 0 ] && [ "$(prop $U ActiveState)" = failed ] && [
     [ "$(prop $U NRestarts)" = 0 ]; echo $?) \
     "start rc=$rc ActiveState=$(prop $U ActiveState) SubState=$(prop $U SubState) Result=$(prop $U Result) ExecMainStatus=$(prop $U ExecMainStatus) NRestarts=$(prop $U NRestarts)"
 check g-journal-file-line $([ -n "$line" ]; echo $?) "journal: '${line:-no line mentioning broken.yaml:3}'"
-# Not in the contract yet (the message is plain stderr), a wish: under journald the error line
-# carries an error priority (<3>), so `journalctl -p err` and `systemctl status` flag it.
+# Under journald the error line carries an error priority (<3>), so `journalctl -p err` and
+# `systemctl status` flag it.
 prio=$(journal "$mark" -u $U -o json --output-fields=PRIORITY,MESSAGE | grep -m1 'broken.yaml:3' | grep -o '"PRIORITY":"[0-9]"')
-note "wish: the config error's journal priority is ${prio:-?} (6 = info; 3 = err would be flagged)"
+check g-journal-priority-err $([ "$prio" = '"PRIORITY":"3"' ]; echo $?) "config error logged with ${prio:-no priority}"
 
 # An app that cannot load: exit 4, no restart either.
 U=cppicorn@noapp.service
