@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "arbiter/arbiter.h"
@@ -232,8 +233,10 @@ void Arbiter::kill_all(int sig) {
 }
 
 bool Arbiter::pool_healthy() const {
+  // Fresh: a heartbeat within the watchdog timeout (twice the ping interval), and never less
+  // than 2 s, since idle workers beat once a second.
   auto interval = notifier_.watchdog_interval();
-  int64_t fresh_ms = interval ? interval->count() * 2 / 1000 : 0;
+  int64_t fresh_ms = std::max<int64_t>(interval ? interval->count() * 2 / 1000 : 0, 2000);
   int64_t now = monotonic_ms();
   for (const auto& [pid, w] : workers_) {
     if (!w.booted || w.retiring) continue;
