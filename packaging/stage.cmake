@@ -45,11 +45,13 @@ if(NOT unitdir STREQUAL "usr/lib/systemd/system")
     get_filename_component(name "${u}" NAME)
     file(RENAME "${u}" "${root}/${unitdir}/${name}")
   endforeach()
-  file(REMOVE "${root}/usr/lib/systemd/system")
-  file(GLOB left "${root}/usr/lib/systemd/*")
-  if(NOT left)
-    file(REMOVE_RECURSE "${root}/usr/lib/systemd")
-  endif()
+  # the directories the move emptied
+  foreach(d usr/lib/systemd/system usr/lib/systemd)
+    file(GLOB left "${root}/${d}/*")
+    if(NOT left)
+      file(REMOVE_RECURSE "${root}/${d}")
+    endif()
+  endforeach()
 endif()
 
 # Man pages: gzip -9n (no name, no time stamp: the same bytes on every build).
