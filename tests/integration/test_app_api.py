@@ -226,3 +226,39 @@ def test_client_gone_during_stream_worker_survives(diag):
         assert diag.request("GET", "/")[0] == 200
     assert diag.proc.poll() is None
     assert len(diag.workers()) == 2
+
+
+def test_head_of_streamed_response_keeps_connection_in_sync(diag):
+    with socket.create_connection(("127.0.0.1", diag.port), timeout=10) as s:
+        s.sendall(b"HEAD /stream?chunks=3&size=10 HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        r = RawReader(s)
+        head = r.read_response("HEAD")
+        assert head.status == 200
+        nxt = r.read_response()
+        assert (nxt.status, nxt.body) == (200, b"Hello, World!\n"), r.buf[:100]
+        assert r.at_eof()
+
+
+def test_expect_100_continue_not_read_by_app(diag):
+    """The app answers without reading the body: no 100 Continue, and the unsent body can
+    never be taken for the next request (the server closes, or reads and discards it)."""
+    with socket.create_connection(("127.0.0.1", diag.port), timeout=10) as s:
+        s.sendall(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 35\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        r = RawReader(s)
+        resp = r.read_response("POST")
+        assert resp.status == 200, resp.status_line
+        assert resp.body == b"Hello, World!\n"
+        print("Connection:", resp.header("Connection"))
+        # A client that sends the body anyway must not get a response to "GET /smuggled".
+        try:
+            s.sendall(b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        try:
+            r.sock.settimeout(5)
+            rest = r.buf + r.sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            rest = b""
+        assert b"HTTP/1.1 404" not in rest, rest
