@@ -206,22 +206,13 @@ def test_process_titles(server):
         assert cmdline(pid).startswith("cppicorn: worker [hello:app]"), cmdline(pid)
 
 
-def uid_of(pid):
+def ids_of(pid, field):
+    """The real, effective, saved and filesystem ids from /proc/PID/status ("Uid:"/"Gid:")."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("Uid:"):
+            if line.startswith(field):
                 return [int(x) for x in line.split()[1:]]
-            if line.startswith("Gid:"):
-                pass
-    raise AssertionError("no Uid line")
-
-
-def gid_of(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("Gid:"):
-                return [int(x) for x in line.split()[1:]]
-    raise AssertionError("no Gid line")
+    raise AssertionError(f"no {field} line")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
@@ -233,8 +224,25 @@ def test_workers_run_as_nobody(server):
     server.start("-w", "2", "-u", "nobody", "-g", "nogroup", app="diag:app")
     pids = server.wait_workers(2)
     for pid in pids:
-        assert uid_of(pid) == [nobody] * 4
-        assert gid_of(pid) == [nogroup] * 4
-    assert uid_of(server.proc.pid)[0] == 0
+        assert ids_of(pid, "Uid:") == [nobody] * 4
+        assert ids_of(pid, "Gid:") == [nogroup] * 4
+    assert ids_of(server.proc.pid, "Uid:")[0] == 0
     assert get_pid(server) in pids
     assert server.request("GET", "/started")[2] == b"1\n"
+
+
+def test_preload_serves_and_runs_worker_start_per_worker(server):
+    server.start("-w", "2", "--preload", app="diag:app")
+    pids = server.wait_workers(2)
+    seen = set()
+    for _ in range(20):
+        seen.add(get_pid(server))
+        assert server.request("GET", "/started")[2] == b"1\n"
+    assert seen <= pids and server.proc.pid not in seen
+
+
+def test_proc_name_in_titles(server):
+    server.start("-w", "1", "-n", "shop")
+    assert cmdline(server.proc.pid).startswith("cppicorn: master [shop]")
+    (worker,) = server.wait_workers(1)
+    assert cmdline(worker).startswith("cppicorn: worker [shop]")
