@@ -250,8 +250,8 @@ const Setting kTable[] = {
      .field = &Settings::pidfile,
      .section = kMechanics,
      .meta = "FILE",
-     .doc = "Write the master's process id to FILE. After a USR2 upgrade the new master "
-            "takes the file over once the old master is gone.",
+     .doc = "Write the master's process id to FILE. During a USR2 upgrade the old master's "
+            "pid is in FILE.oldbin, and the new master writes FILE once its workers serve.",
      .default_doc = "none"},
     {.name = "user",
      .flags = "-u,--user",
@@ -273,7 +273,8 @@ const Setting kTable[] = {
      .section = kMechanics,
      .meta = "MODE",
      .doc = "The file mode creation mask of the processes (unix sockets, pid and log files). "
-            "Octal as 0o22 or 022, or decimal as 18.",
+            "Octal as 0o22 or 022, or decimal as 18. 0 keeps the mask cppicorn was started "
+            "with, so files are never world-writable by accident.",
      .min = 0,
      .max = 0777,
      .octal = true},
