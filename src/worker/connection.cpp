@@ -1,6 +1,5 @@
 #include "worker/connection.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
@@ -37,18 +36,11 @@ std::string_view request_line(const http::Request& r) {
   return {begin, static_cast<size_t>(end - begin)};
 }
 
-bool is_token_char(unsigned char c) {
-  return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
 }  // namespace
 
 Connection::Connection(Worker& worker)
     : worker_(worker),
+      trust_(peer_trust(worker.settings())),
       in_(new char[kInitialBuffer]),
       in_cap_(kInitialBuffer),
       parser_(worker.limits()),
@@ -63,29 +55,27 @@ Connection::~Connection() {
 
 void Connection::open(int fd, const sockaddr_storage& peer) {
   fd_.reset(fd);
-  port_ = 0;
-  addr_len_ = 0;
-  if (peer.ss_family == AF_INET) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
-    inet_ntop(AF_INET, &in->sin_addr, addr_, sizeof addr_);
-    port_ = ntohs(in->sin_port);
-    addr_len_ = std::strlen(addr_);
-  } else if (peer.ss_family == AF_INET6) {
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
-    inet_ntop(AF_INET6, &in6->sin6_addr, addr_, sizeof addr_);
-    port_ = ntohs(in6->sin6_port);
-    addr_len_ = std::strlen(addr_);
-  }
+  set_peer(peer);
   event_assign(&read_ev_, worker_.base(), fd, EV_READ | EV_PERSIST, on_read, this);
   event_assign(&write_ev_, worker_.base(), fd, EV_WRITE | EV_PERSIST, on_write, this);
   state_ = State::kReadingHead;
   stop_requested_ = false;
   in_len_ = head_len_ = 0;
   parser_.reset();
-  head_deadline_ =
-      std::chrono::steady_clock::now() +
-      std::chrono::milliseconds(static_cast<int64_t>(worker_.settings().header_timeout * 1000));
-  arm_read(worker_.settings().header_timeout);
+  if (worker_.settings().proxy_protocol) {
+    // With the PROXY protocol on, the socket is meant for the proxy alone: anyone else is
+    // either misconfigured or bypassing it, so it gets no HTTP service at all.
+    if (!trust_.proxy.allows(peer)) {
+      spdlog::debug("Closing connection from {}: not in proxy_allow_ips", remote_addr());
+      state_ = State::kReadingProxy;  // close() below needs an open state
+      close();
+      return;
+    }
+    state_ = State::kReadingProxy;
+  }
+  // The PROXY header (if any) and the request head share one header_timeout.
+  start_head_deadline();
+  arm_head_timer();
   // Most clients send the request right after connecting: try before waiting for epoll.
   readable(EV_READ);
 }
@@ -110,6 +100,20 @@ void Connection::on_write(evutil_socket_t, short what, void* self) {
   }
   c->write_pending();
   if (c->state_ == State::kReadingHead) c->process();
+}
+
+void Connection::start_head_deadline() {
+  head_deadline_ =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(worker_.settings().header_timeout * 1000));
+}
+
+// The head's deadline is absolute: every byte of a trickled head re-arms the timer with what
+// is left, never with a fresh header_timeout.
+void Connection::arm_head_timer() {
+  if (worker_.settings().header_timeout <= 0) return arm_read(0);
+  auto left = std::chrono::duration<double>(head_deadline_ - std::chrono::steady_clock::now());
+  arm_read(std::max(left.count(), 0.001));
 }
 
 void Connection::arm_read(double seconds) {
@@ -143,16 +147,16 @@ void Connection::readable(short what) {
   in_len_ += static_cast<size_t>(n);
   if (state_ == State::kKeepAlive) {
     state_ = State::kReadingHead;
-    head_deadline_ =
-        std::chrono::steady_clock::now() +
-        std::chrono::milliseconds(static_cast<int64_t>(worker_.settings().header_timeout * 1000));
+    start_head_deadline();
   }
   process();
 }
 
 void Connection::process() {
   constexpr size_t kPrebuffer = 65536;  // bodies up to this size never block the worker
-  while (state_ == State::kReadingHead || state_ == State::kReadingBody) {
+  while (state_ == State::kReadingProxy || state_ == State::kReadingHead ||
+         state_ == State::kReadingBody) {
+    if (state_ == State::kReadingProxy && !read_proxy_header()) return;
     if (state_ == State::kReadingHead) {
       if (in_len_ == 0) return;
       http::ParseResult r = parser_.parse({in_.get(), in_len_}, request_);
@@ -161,12 +165,11 @@ void Connection::process() {
         return;
       }
       if (r.status == http::ParseResult::kIncomplete) {
-        auto left =
-            std::chrono::duration<double>(head_deadline_ - std::chrono::steady_clock::now());
-        arm_read(std::max(left.count(), 0.001));
+        arm_head_timer();
         return;
       }
       head_len_ = r.consumed;
+      forwarded_done_ = false;
       started_ = std::chrono::system_clock::now();
       started_mono_ = std::chrono::steady_clock::now();
       start_body();
@@ -225,11 +228,25 @@ void Connection::run_app() {
       close();  // the client sees a truncated response, never a wrong one
       return;
     }
+    if (body_failed_) {  // the app gave up on a body that stalled or was malformed
+      respond_error(body_error_status_, body_error_reason_);
+      return;
+    }
     spdlog::error("Error handling request {}: the app failed", request_line(request_));
     respond_error(500, "the application failed");
     return;
   }
   respond();
+}
+
+// Whether the request body is fully received, so the connection can carry the next request.
+// An app may leave the body unread (or read half of it): what already arrived is skipped;
+// the rest would have to be drained from the network, so the response says
+// "Connection: close" instead (also the answer to an unmet "Expect: 100-continue").
+bool Connection::body_settled() {
+  if (!body_done_ && !body_failed_) pump_body();
+  if (!body_done_) keep_alive_ = false;
+  return body_done_;
 }
 
 void Connection::respond() {
@@ -243,6 +260,7 @@ void Connection::respond() {
     request_done();
     return;
   }
+  body_settled();
   http::ResponseHead head;
   head.status = status_;
   head.version_minor = request_.version_minor;
@@ -309,7 +327,7 @@ void Connection::write_pending() {
       state_ = State::kWriting;
       event_del(&read_ev_);
       timeval tv = to_timeval(worker_.settings().body_timeout);
-      event_add(&write_ev_, &tv);
+      event_add(&write_ev_, worker_.settings().body_timeout > 0 ? &tv : nullptr);
     }
     return;
   }
@@ -345,9 +363,7 @@ void Connection::request_done() {
   if (was_writing) arm_read(worker_.settings().keepalive);
   if (in_len_ > 0) {
     state_ = State::kReadingHead;
-    head_deadline_ =
-        std::chrono::steady_clock::now() +
-        std::chrono::milliseconds(static_cast<int64_t>(worker_.settings().header_timeout * 1000));
+    start_head_deadline();
   } else {
     state_ = State::kKeepAlive;
     arm_read(worker_.settings().keepalive);
@@ -362,48 +378,6 @@ void Connection::close() {
   file_.reset();
   state_ = State::kClosed;
   worker_.connection_closed(this);
-}
-
-void Connection::add_header(std::string_view name, std::string_view value) {
-  if (head_sent_) return;
-  bool valid = !name.empty();
-  for (unsigned char c : name) valid = valid && is_token_char(c);
-  for (unsigned char c : value) valid = valid && c != '\r' && c != '\n' && c != '\0';
-  if (!valid) {
-    spdlog::warn("Dropping invalid response header from the app: {}", name);
-    return;
-  }
-  // Framing and connection management are the server's: letting an app set them would let
-  // it desynchronise the connection.
-  if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
-      iequals(name, "Connection") || iequals(name, "Date") || iequals(name, "Keep-Alive")) {
-    return;
-  }
-  if (iequals(name, "Server")) server_from_app_ = true;
-  fields_.append(name);
-  fields_.append(": ");
-  fields_.append(value);
-  fields_.append("\r\n");
-}
-
-void Connection::write(const void* data, size_t len) {
-  if (streaming_) {
-    stream(data, len);
-    return;
-  }
-  body_.append(static_cast<const char*>(data), len);
-}
-
-int Connection::send_file(int fd, int64_t offset, int64_t len) {
-  if (streaming_ || offset < 0 || len < 0) {
-    ::close(fd);
-    return -1;
-  }
-  file_.reset(fd);
-  file_off_ = offset;
-  file_left_ = len;
-  body_.clear();
-  return 0;
 }
 
 }  // namespace cppicorn::worker

@@ -1,5 +1,5 @@
 // Connection: one client socket inside a worker, driven by libevent through
-//   read head -> pre-read a small body -> app call -> write -> keep-alive wait | close.
+//   [PROXY header] -> read head -> pre-read a small body -> app call -> write -> keep-alive.
 // Only the app call (and a body too large to pre-read) blocks; everything else is evented.
 #pragma once
 
@@ -14,11 +14,19 @@
 
 #include "app/app.h"
 #include "http/parser.h"
+#include "net/ip_allow.h"
 #include "util/unique_fd.h"
 
 namespace cppicorn::worker {
 
 class Worker;
+
+// The worker's trust settings, parsed once per worker process (connection_peer.cpp).
+struct PeerTrust {
+  net::IpAllowList forwarded;  // forwarded_allow_ips: may set X-Forwarded-*
+  net::IpAllowList proxy;      // proxy_allow_ips: may send a PROXY header
+};
+const PeerTrust& peer_trust(const config::Settings& settings);
 
 class Connection final : public app::Exchange {
  public:
@@ -36,9 +44,11 @@ class Connection final : public app::Exchange {
 
   // app::Exchange
   const http::Request& request() const override { return request_; }
-  std::string_view remote_addr() const override { return {addr_, addr_len_}; }
-  int remote_port() const override { return port_; }
-  std::string_view url_scheme() const override { return "http"; }
+  // The client as the app sees it: the socket peer (or the PROXY header's source), or what a
+  // trusted proxy says in X-Forwarded-* (resolved on first use per request).
+  std::string_view remote_addr() const override;
+  int remote_port() const override;
+  std::string_view url_scheme() const override;
   int64_t read_body(void* buf, size_t len) override;
   void set_status(int status) override { status_ = status; }
   void add_header(std::string_view name, std::string_view value) override;
@@ -47,7 +57,15 @@ class Connection final : public app::Exchange {
   int send_file(int fd, int64_t offset, int64_t len) override;
 
  private:
-  enum class State { kClosed, kReadingHead, kReadingBody, kInApp, kWriting, kKeepAlive };
+  enum class State {
+    kClosed,
+    kReadingProxy,
+    kReadingHead,
+    kReadingBody,
+    kInApp,
+    kWriting,
+    kKeepAlive
+  };
 
   static void on_read(evutil_socket_t fd, short what, void* self);
   static void on_write(evutil_socket_t fd, short what, void* self);
@@ -62,6 +80,14 @@ class Connection final : public app::Exchange {
   void close();
   void reset_response();
   void arm_read(double seconds);
+  void start_head_deadline();
+  void arm_head_timer();
+  bool body_settled();
+  // Peer identity (connection_peer.cpp).
+  void set_peer(const sockaddr_storage& peer);
+  void set_peer(const net::Ip16& ip, int port);
+  bool read_proxy_header();
+  void resolve_forwarded() const;
   // Body framing (connection_body.cpp).
   void start_body();
   bool pump_body();
@@ -77,10 +103,19 @@ class Connection final : public app::Exchange {
   State state_ = State::kClosed;
   bool stop_requested_ = false;
 
-  // Peer.
+  // Peer: the socket's, or the PROXY header's source.
+  const PeerTrust& trust_;
   char addr_[48] = {};
   size_t addr_len_ = 0;
   int port_ = 0;
+  bool forwarded_trusted_ = false;  // the peer may set X-Forwarded-*
+  // X-Forwarded-* as resolved for the current request (mutable: resolved lazily in getters,
+  // so requests whose app never asks pay nothing).
+  mutable bool forwarded_done_ = false;
+  mutable char fwd_addr_[48] = {};
+  mutable size_t fwd_addr_len_ = 0;
+  mutable int fwd_port_ = -1;
+  mutable std::string_view fwd_scheme_;
 
   // Input: [0, head_len_) is the current head; body bytes follow (see connection_body.cpp).
   std::unique_ptr<char[]> in_;

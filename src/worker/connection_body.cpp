@@ -1,4 +1,5 @@
-// Request bodies and blocking output for Connection.
+// Request bodies and output for Connection: the app's response calls, streaming and 100
+// Continue (blocking writes).
 //
 // Input buffer layout while a request is handled:
 //   [0, head_len_)          the head (the parsed Request points into it; never moved)
@@ -7,10 +8,14 @@
 // Small bodies are read before the app runs (evented); larger ones, and bodies behind
 // "Expect: 100-continue", are read by the app call itself, blocking with body_timeout.
 #include <poll.h>
+#include <spdlog/spdlog.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -23,11 +28,21 @@ namespace {
 
 int timeout_ms(double seconds) { return seconds > 0 ? static_cast<int>(seconds * 1000) : -1; }
 
+bool is_token_char(unsigned char c) {
+  return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
 }  // namespace
 
 void Connection::start_body() {
   body_read_ = body_end_ = raw_pos_ = head_len_;
   body_failed_ = false;
+  body_error_status_ = 400;
+  body_error_reason_ = "request body could not be read";
   continue_sent_ = false;
   body_left_ = 0;
   switch (request_.body) {
@@ -116,11 +131,18 @@ bool Connection::read_more_blocking() {
       in_len_ += static_cast<size_t>(n);
       return true;
     }
-    if (n == 0) return false;
+    if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+      body_error_status_ = 400;
+      body_error_reason_ = "request body incomplete";
+      return false;
+    }
     if (errno == EINTR) continue;
-    if (errno != EAGAIN) return false;
     pollfd p{fd_.get(), POLLIN, 0};
-    if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) return false;
+    if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) {
+      body_error_status_ = 408;
+      body_error_reason_ = "request body not received in time";
+      return false;
+    }
   }
 }
 
@@ -182,6 +204,7 @@ int Connection::stream(const void* data, size_t len) {
     head.status = status_;
     head.version_minor = request_.version_minor;
     if (!chunked) keep_alive_ = false;  // HTTP/1.0: the end of the body is the close
+    body_settled();
     head.keep_alive = keep_alive_;
     head.framing = !http::status_allows_body(status_) ? http::Framing::kNoBody
                    : chunked                          ? http::Framing::kChunked
@@ -202,6 +225,48 @@ int Connection::stream(const void* data, size_t len) {
     return -1;
   }
   bytes_sent_ += len;
+  return 0;
+}
+
+void Connection::add_header(std::string_view name, std::string_view value) {
+  if (head_sent_) return;
+  bool valid = !name.empty();
+  for (unsigned char c : name) valid = valid && is_token_char(c);
+  for (unsigned char c : value) valid = valid && c != '\r' && c != '\n' && c != '\0';
+  if (!valid) {
+    spdlog::warn("Dropping invalid response header from the app: {}", name);
+    return;
+  }
+  // Framing and connection management are the server's: letting an app set them would let
+  // it desynchronise the connection.
+  if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+      iequals(name, "Connection") || iequals(name, "Date") || iequals(name, "Keep-Alive")) {
+    return;
+  }
+  if (iequals(name, "Server")) server_from_app_ = true;
+  fields_.append(name);
+  fields_.append(": ");
+  fields_.append(value);
+  fields_.append("\r\n");
+}
+
+void Connection::write(const void* data, size_t len) {
+  if (streaming_) {
+    stream(data, len);
+    return;
+  }
+  body_.append(static_cast<const char*>(data), len);
+}
+
+int Connection::send_file(int fd, int64_t offset, int64_t len) {
+  if (streaming_ || offset < 0 || len < 0) {
+    ::close(fd);
+    return -1;
+  }
+  file_.reset(fd);
+  file_off_ = offset;
+  file_left_ = len;
+  body_.clear();
   return 0;
 }
 
