@@ -15,7 +15,8 @@
 #    cgroup, teardown and helpers; -D ROOT instead of the host's /usr), and inside it:
 #    `dpkg -i` (fails on the missing dependencies, as it should), `apt-get install -f`;
 #    nothing is started or enabled by that; the cppicorn user exists; `systemctl start
-#    cppicorn@hello` answers "Hello, World!"; the socket unit and a reload work;
+#    cppicorn@hello` answers "Hello, World!"; a reload, a USR2 upgrade (MAINPID hand-over)
+#    and the socket unit work;
 #    `apt-get remove` stops the instances and keeps the admin's edited hello.yaml and nothing
 #    else of the package; `dpkg --purge` leaves nothing behind (a diff of the root's file list
 #    before the package and after the purge, less the files of the dependencies).
@@ -208,6 +209,18 @@ sc reload cppicorn@hello.service; rc=$?
 body=$(HTTP_TIMEOUT=5 http http://127.0.0.1:8000/)
 check reload "$([ "$rc" = 0 ] && [ "$body" = "Hello, World!" ] && active cppicorn@hello.service; echo $?)" \
     "systemctl reload exit $rc, then curl: '$body'; status '$(prop cppicorn@hello.service StatusText)' ($(sd_el "$t") s)"
+
+# USR2 as cppicorn.systemd(7) documents it: the new master takes MAINPID over, no restart.
+t=$(sd_now)
+mp=$(prop cppicorn@hello.service MainPID)
+sc kill -s USR2 --kill-who=main cppicorn@hello.service
+handed() { local n; n=$(prop cppicorn@hello.service MainPID)
+           [ "$n" != "$mp" ] && [ "$n" != 0 ] && ! inside kill -0 "$mp" 2>/dev/null; }
+wait_for 30 handed; rc=$?
+body=$(HTTP_TIMEOUT=5 http http://127.0.0.1:8000/)
+check usr2-upgrade "$([ "$rc" = 0 ] && [ "$body" = "Hello, World!" ] && active cppicorn@hello.service &&
+                      [ "$(prop cppicorn@hello.service NRestarts)" = 0 ]; echo $?)" \
+    "MainPID $mp → $(prop cppicorn@hello.service MainPID), $(prop cppicorn@hello.service ActiveState), NRestarts=$(prop cppicorn@hello.service NRestarts), curl: '$body' ($(sd_el "$t") s)"
 
 # The socket unit, enabled as an admin would: activation on the first connection.
 t=$(sd_now)
