@@ -129,8 +129,10 @@ void Connection::readable(short what) {
   if (what & EV_TIMEOUT) {
     if (state_ == State::kReadingHead && in_len_ > 0) {
       respond_error(408, "request head not received in time");
+    } else if (state_ == State::kReadingBody) {
+      respond_error(408, "request body not received in time");  // as for blocking reads
     } else {
-      close();  // idle keep-alive, or a body that stopped arriving
+      close();  // idle keep-alive, a silent new connection, or an unfinished PROXY header
     }
     return;
   }

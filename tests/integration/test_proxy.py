@@ -174,7 +174,9 @@ def test_proxy_v1(server):
     doc = proxied_echo(server, b"PROXY UNKNOWN\r\n")
     assert doc["remote_addr"] == "127.0.0.1"
     with connect(server) as s:
-        s.sendall(b"PROXY TCP4 192.0.2.10 127.0.0.1 40000 80\r\nGET /pid HTTP/1.1\r\nHost: x\r\n\r\n")
+        # Header and request in one segment.
+        s.sendall(b"PROXY TCP4 192.0.2.10 127.0.0.1 40000 80\r\n"
+                  b"GET /pid HTTP/1.1\r\nHost: x\r\n\r\n")
         assert RawReader(s).read_response().body == pid
 
 
