@@ -222,9 +222,18 @@ check usr2-upgrade "$([ "$rc" = 0 ] && [ "$body" = "Hello, World!" ] && active c
                       [ "$(prop cppicorn@hello.service NRestarts)" = 0 ]; echo $?)" \
     "MainPID $mp → $(prop cppicorn@hello.service MainPID), $(prop cppicorn@hello.service ActiveState), NRestarts=$(prop cppicorn@hello.service NRestarts), curl: '$body' ($(sd_el "$t") s)"
 
+# Stopping right after the hand-over must still be graceful: SIGTERM, the drain, success.
+t=$(sd_now)
+mark=$(journal_mark)
+sc stop cppicorn@hello.service
+result=$(prop cppicorn@hello.service Result)
+killed=$(journal "$mark" -u cppicorn@hello.service -o cat | grep -c 'with signal SIGKILL')
+check stop-after-usr2 "$([ "$result" = success ] && [ "$killed" = 0 ]; echo $?)" \
+    "systemctl stop just after the hand-over: Result=$result, $killed SIGKILL lines in the journal ($(sd_el "$t") s)"
+sc reset-failed cppicorn@hello.service 2>/dev/null
+
 # The socket unit, enabled as an admin would: activation on the first connection.
 t=$(sd_now)
-sc stop cppicorn@hello.service
 sc enable --now cppicorn@hello.socket > /dev/null 2>&1; rc=$?
 before=$(prop cppicorn@hello.service ActiveState)
 body=$(HTTP_TIMEOUT=10 http --unix-socket /run/cppicorn/hello.sock http://localhost/)
