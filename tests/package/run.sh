@@ -24,6 +24,9 @@
 # Prints PASS/FAIL lines and timings. Exit 0 all passed, 1 a check failed, 2 setup error,
 # 77 debootstrap or systemd-nspawn not installed (skip). KEEP=1 keeps the work directory,
 # HOLD=N keeps the container up N seconds at the end (enter it with nsenter -t PID -a bash).
+# The whole script is one { } block, read by bash before it runs: editing the file during a
+# run (a shared tree) cannot derail it.
+{
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -296,3 +299,4 @@ passes=$(grep -c '^PASS' "$SD_RESULTS")
 echo "package test: $passes passed, $fails failed ($(sd_el "$T0") s in all)"
 [ "$fails" = 0 ] || exit 1
 exit 0
+}
