@@ -159,9 +159,12 @@ void Arbiter::worker_exited(pid_t pid, const WorkerRecord& w, int status) {
   scoreboard_.release(w.slot);
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
-    if (sig == SIGKILL && !w.aborted && !w.retiring && !stopping_) {
+    // Signals we sent (stop, retire, timeout) are expected; anything else is news.
+    bool ours = (w.retiring || w.aborted || stopping_) &&
+                (sig == SIGTERM || sig == SIGKILL || sig == SIGQUIT || sig == SIGABRT);
+    if (sig == SIGKILL && !ours) {
       spdlog::error("Worker (pid:{}) was sent SIGKILL! Perhaps out of memory?", pid);
-    } else if (!(sig == SIGKILL && (w.retiring || stopping_))) {
+    } else if (!ours) {
       spdlog::error(
           "Worker (pid:{}) was sent {}!", pid,
           sigabbrev_np(sig) ? fmt::format("SIG{}", sigabbrev_np(sig)) : std::to_string(sig));
@@ -172,9 +175,10 @@ void Arbiter::worker_exited(pid_t pid, const WorkerRecord& w, int status) {
   if (code == worker::kExitBootError || code == worker::kExitAppLoadError) {
     std::string reason =
         code == worker::kExitBootError ? "Worker failed to boot." : "App failed to load.";
+    if (w.retiring || stopping_) return;  // told to stop already (an aborted reload's rest)
     if (reloading_ && w.generation == generation_) {
       abort_reload(reason);
-    } else if (!stopping_) {
+    } else {
       halt(code, reason);
     }
     return;
@@ -190,7 +194,12 @@ void Arbiter::abort_reload(const std::string& reason) {
   }
   if (previous_settings_) settings_ = *previous_settings_;
   previous_settings_.reset();
-  --generation_;
+  // The previous generation serves on as the current one, under a fresh number, so no
+  // straggler of the aborted generation can ever be taken for it.
+  const uint64_t aborted = generation_++;
+  for (auto& [pid, w] : workers_) {
+    if (!w.retiring && w.generation < aborted) w.generation = generation_;
+  }
   wanted_ = settings_.workers;
   reloading_ = false;
   last_reload_ = "last reload failed: " + reason;

@@ -84,7 +84,9 @@ void Connection::stop_when_idle() {
   // An idle keep-alive connection stays until its keepalive timer or its next request, which
   // is answered with "Connection: close": closing it now could cross a request already on
   // the wire, and that client would see a reset instead of a response.
+  // The wait is capped at a second, so a long keepalive cannot hold up a stop or reload.
   stop_requested_ = true;
+  if (state_ == State::kKeepAlive) arm_read(std::min(worker_.settings().keepalive, 1.0));
 }
 
 void Connection::on_read(evutil_socket_t, short what, void* self) {
@@ -126,6 +128,7 @@ void Connection::arm_read(double seconds) {
 }
 
 void Connection::readable(short what) {
+  if (state_ == State::kLingering) return linger_readable(what);
   if (what & EV_TIMEOUT) {
     if (state_ == State::kReadingHead && in_len_ > 0) {
       respond_error(408, "request head not received in time");
@@ -204,7 +207,8 @@ void Connection::run_app() {
   state_ = State::kInApp;
   reset_response();
   const config::Settings& s = worker_.settings();
-  keep_alive_ = request_.keep_alive && s.keepalive > 0 && !stop_requested_ && !worker_.stopping();
+  keep_alive_ = request_.keep_alive && s.keepalive > 0 && !stop_requested_ && !worker_.stopping() &&
+                !worker_.last_request();
   if (body_failed_) {  // a malformed or oversized chunked body found before the app ran
     respond_error(body_error_status_, body_error_reason_);
     return;
@@ -290,6 +294,7 @@ void Connection::respond_error(int status, std::string_view reason) {
   spdlog::debug("Rejecting request from {}: {} {}", remote_addr(), status, reason);
   reset_response();
   keep_alive_ = false;
+  linger_ = true;
   state_ = State::kInApp;
   http::render_error(status, reason, worker_.settings().server_header, worker_.date(), out_);
   write_pending();
@@ -354,7 +359,9 @@ void Connection::request_done() {
   }
   bool was_writing = state_ == State::kWriting;
   if (head_len_ > 0) worker_.request_done();
-  if (!keep_alive_ || !body_done_ || stop_requested_ || worker_.stopping()) return close();
+  if (!keep_alive_ || !body_done_ || stop_requested_ || worker_.stopping()) {
+    return close_after_response();
+  }
   // Bytes after this request's body are the next pipelined request.
   size_t next = raw_pos_;
   size_t leftover = in_len_ - next;
@@ -372,12 +379,37 @@ void Connection::request_done() {
   }
 }
 
+// Closing a socket with unread input makes the kernel answer with RST, which can destroy the
+// response before the client has read it (a 413 to a client still sending its body). So when
+// input may be left, shut our side down and discard what still arrives, for a short while,
+// as nginx's lingering close does. A clean close (the usual Connection: close) costs nothing.
+void Connection::close_after_response() {
+  bool unread = linger_ || !body_done_ || in_len_ > raw_pos_;
+  if (!unread || shutdown(fd_.get(), SHUT_WR) != 0) return close();
+  constexpr auto kLingerTime = std::chrono::seconds(2);
+  state_ = State::kLingering;
+  linger_until_ = std::chrono::steady_clock::now() + kLingerTime;
+  event_del(&write_ev_);
+  arm_read(std::chrono::duration<double>(kLingerTime).count());
+}
+
+void Connection::linger_readable(short what) {
+  if (what & EV_TIMEOUT) return close();
+  for (int i = 0; i < 16; ++i) {  // bounded: a fast sender must not monopolise the loop
+    ssize_t n = recv(fd_.get(), in_.get(), in_cap_, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return close();
+    if (n < 0) break;
+  }
+  if (std::chrono::steady_clock::now() >= linger_until_) close();
+}
+
 void Connection::close() {
   if (state_ == State::kClosed) return;
   event_del(&read_ev_);
   event_del(&write_ev_);
   fd_.reset();
   file_.reset();
+  linger_ = false;
   state_ = State::kClosed;
   worker_.connection_closed(this);
 }

@@ -64,7 +64,8 @@ class Connection final : public app::Exchange {
     kReadingBody,
     kInApp,
     kWriting,
-    kKeepAlive
+    kKeepAlive,
+    kLingering
   };
 
   static void on_read(evutil_socket_t fd, short what, void* self);
@@ -78,6 +79,8 @@ class Connection final : public app::Exchange {
   void write_pending();
   void request_done();
   void close();
+  void close_after_response();
+  void linger_readable(short what);
   void reset_response();
   void arm_read(double seconds);
   void start_head_deadline();
@@ -102,6 +105,9 @@ class Connection final : public app::Exchange {
   event write_ev_{};
   State state_ = State::kClosed;
   bool stop_requested_ = false;
+  bool linger_ =
+      false;  // input may be left unread when we close: linger (see close_after_response)
+  std::chrono::steady_clock::time_point linger_until_;
 
   // Peer: the socket's, or the PROXY header's source.
   const PeerTrust& trust_;

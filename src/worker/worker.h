@@ -44,6 +44,8 @@ class Worker {
   app::App& app() { return *app_; }
   ScoreboardSlot& slot() { return slot_; }
   bool stopping() const { return stopping_; }
+  // The request being served is the last before max_requests recycles this worker.
+  bool last_request() const { return max_requests_ > 0 && requests_ + 1 >= max_requests_; }
   void request_done();
   void connection_closed(Connection* c);
 

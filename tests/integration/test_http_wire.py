@@ -248,3 +248,42 @@ def test_smuggling_attempts_rejected_and_worker_lives(diag):
             assert 0 < len(resp.body) < 200, name
             assert r.at_eof(), name
     assert diag.request("GET", "/pid")[2] == pid
+
+
+def test_response_survives_a_client_still_sending_its_body(server):
+    """The app answers without reading a large body (so the connection must close), with a
+    response too big for the socket buffers, while the client keeps sending its body. Closing
+    with unread input makes the kernel send RST and throw away the response bytes it has not
+    sent yet; the server must linger instead (shut down its side, drain input), so the
+    client reads the whole response."""
+    import socket
+    import threading
+    size = 8_000_000
+    server.start("-w", "1", app="diag:app")
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    s.sendall(f"POST /bytes?n={size} HTTP/1.1\r\nHost: x\r\n"
+              f"Content-Length: 500000000\r\n\r\n".encode())
+
+    def push():  # a client uploading a body the app never reads
+        chunk = b"x" * 65536
+        try:
+            for _ in range(2000):
+                s.sendall(chunk)
+        except OSError:
+            pass
+    t = threading.Thread(target=push, daemon=True)
+    t.start()
+    data = bytearray()
+    try:
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            data += b
+    except ConnectionResetError:
+        pass
+    s.close()
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), head[:200]
+    assert b"Connection: close" in head
+    assert len(body) == size, f"response cut at {len(body)} of {size} bytes"

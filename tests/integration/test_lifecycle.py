@@ -93,9 +93,6 @@ def test_max_requests_recycles_worker(server):
     assert [get_pid(server) for _ in range(4)] == [sixth] * 4
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: Connection::run_app (src/worker/"
-                   "connection.cpp) decides keep-alive before Worker::request_done counts the "
-                   "request that reaches max_requests, so the last response says keep-alive")
 def test_max_requests_last_response_says_close(server):
     start_unprobed(server, "-w", "1", "--max-requests", "5", "--max-requests-jitter", "0")
     conn = server.connection()

@@ -223,9 +223,6 @@ def test_hup_with_broken_yaml_keeps_workers(server, tmp_path):
     assert server.workers() == old
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: Connection::stop_when_idle (src/worker/"
-                   "connection.cpp) no longer closes idle keep-alive connections, so a stopping "
-                   "worker waits for --keep-alive and is SIGKILLed at --graceful-timeout")
 def test_term_with_idle_keepalive_connection(server):
     """TERM must not wait for an idle keep-alive client: the worker closes it and exits by
     itself, long before --keep-alive or --graceful-timeout run out."""
@@ -252,9 +249,6 @@ def slowfail_dir(tmp_path_factory, prefix):
     return build_test_app("slowfail", tmp_path_factory.mktemp("slowfail"), prefix)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: Arbiter::worker_exited (src/arbiter/"
-                   "arbiter_workers.cpp) halts with exit 4 when a second worker of an aborted "
-                   "reload exits 4 after abort_reload() cleared reloading_")
 def test_hup_to_failing_app_keeps_old_generation(server, tmp_path, slowfail_dir):
     """A reload whose new workers all fail (exit 4) is undone and the old workers keep serving,
     however many of the new ones exit 4 after the first."""
