@@ -60,7 +60,7 @@ Arbiter::~Arbiter() {
 }
 
 int Arbiter::run() {
-  if (takeover_pipe_) old_master_ = getppid();
+  if (takeover_pipe_) watch_old_master();
   set_title();
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -89,6 +89,11 @@ int Arbiter::run() {
   event* boot = event_new(base_, boot_read_.get(), EV_READ | EV_PERSIST, on_boot_pipe, this);
   event_add(boot, nullptr);
   events_.push_back(boot);
+  if (old_master_pidfd_) {
+    event* gone = event_new(base_, old_master_pidfd_.get(), EV_READ, on_old_master_exit, this);
+    event_add(gone, nullptr);
+    events_.push_back(gone);
+  }
   event* tick = event_new(base_, -1, EV_PERSIST, on_tick, this);
   timeval one = seconds(1);
   event_add(tick, &one);
@@ -262,11 +267,8 @@ void Arbiter::on_tick(evutil_socket_t, short, void* self) { static_cast<Arbiter*
 void Arbiter::tick() {
   if (!stopping_) check_booted();
   check_upgrade_timeout();
-  if (old_master_ != 0 && getppid() != old_master_) {  // the old master is gone: we own it all
-    old_master_ = 0;
-    set_title();
-    notifier_.ready(status_line());
-  }
+  // Fallback for kernels without pidfds: notice the old master's exit on the tick.
+  if (old_master_ != 0 && getppid() != old_master_) old_master_gone();
   murder_workers();
   if (stopping_) {
     int64_t left = stop_deadline_ms_ - monotonic_ms();

@@ -84,6 +84,9 @@ class Arbiter {
   void check_upgrade_timeout();
   void new_master_ready();
   void set_title();
+  void watch_old_master();
+  void old_master_gone();
+  static void on_old_master_exit(evutil_socket_t fd, short, void* self);
   static void on_upgrade_pipe(evutil_socket_t fd, short, void* self);
 
   // Lifecycle.
@@ -128,6 +131,7 @@ class Arbiter {
   bool handed_over_ = false;  // MAINPID and the sockets belong to the new master now
   UniqueFd takeover_pipe_;    // set in a new master until it reports ready
   pid_t old_master_ = 0;      // in a new master: the old one, while it lives
+  UniqueFd old_master_pidfd_;  // readable when the old master exits
   UniqueFd boot_read_;
   UniqueFd boot_write_;
   event_base* base_ = nullptr;

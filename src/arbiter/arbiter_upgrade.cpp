@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "arbiter/arbiter.h"
@@ -116,6 +117,31 @@ void Arbiter::check_upgrade_timeout() {
                 upgrade_->pid(), settings_.upgrade_timeout);
   upgrade_deadline_ms_ = 0;
   kill(upgrade_->pid(), SIGQUIT);  // reaping it reports the failure
+}
+
+// In a new master: watch the old master (our parent) so that its exit is seen at once.
+void Arbiter::watch_old_master() {
+  old_master_ = getppid();
+  // glibc 2.36's <sys/pidfd.h> lacks extern "C", so call the system call itself.
+  old_master_pidfd_.reset(static_cast<int>(syscall(SYS_pidfd_open, old_master_, 0)));
+  if (!old_master_pidfd_) return;  // the tick notices instead
+}
+
+void Arbiter::on_old_master_exit(evutil_socket_t, short, void* self) {
+  static_cast<Arbiter*>(self)->old_master_gone();
+}
+
+// The old master is gone and we are the service's only master. (Under systemd 252 we stay
+// "a process which is not our child" for systemd, which cannot wait() for us: the unit's
+// ExecStop= therefore stops us by pid and waits, and our workers die with us, so an
+// unexpected exit still empties the cgroup where systemd sees it.)
+void Arbiter::old_master_gone() {
+  if (old_master_ == 0) return;
+  spdlog::info("Old master (pid {}) has exited; this master serves alone", old_master_);
+  old_master_ = 0;
+  old_master_pidfd_.reset();
+  set_title();
+  notifier_.ready(status_line());
 }
 
 // In a new master: the first generation serves.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,9 +29,13 @@ void Arbiter::spawn_worker() {
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
+  const pid_t master = getpid();
   pid_t pid = fork();
   if (pid == 0) {
     for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    // A worker never outlives its master: orphans would keep serving outside any control.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master) _exit(0);
     sigprocmask(SIG_SETMASK, &old, nullptr);
     // The master's base shares its epoll instance with us: reinit gives the child its own
     // (so freeing it cannot touch the master's registrations), then it goes.

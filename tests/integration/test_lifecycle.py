@@ -220,6 +220,9 @@ def test_workers_run_as_nobody(server):
     nogroup = grp.getgrnam("nogroup").gr_gid
     server.start("-w", "2", "-u", "nobody", "-g", "nogroup", app="diag:app")
     pids = server.wait_workers(2)
+    # A worker drops privileges right after fork: wait until both have, then check it all.
+    wait_for(lambda: all(ids_of(p, "Uid:") == [nobody] * 4 for p in pids), 10,
+             what="workers running as nobody")
     for pid in pids:
         assert ids_of(pid, "Uid:") == [nobody] * 4
         assert ids_of(pid, "Gid:") == [nogroup] * 4

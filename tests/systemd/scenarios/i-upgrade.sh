@@ -69,3 +69,22 @@ wait_for 20 failed_upgrade; fu=$?
 code=$(http_code http://127.0.0.1:8001/)
 check i-upgrade-failed-keeps-serving $([ $fu = 0 ] && [ "$(prop $U MainPID)" = "$mp" ] && active $U && [ "$code" = 200 ]; echo $?) \
     "journal: '$(journal "$mark" -u $U -o cat | grep -m1 'Upgrade failed')'; MainPID $(prop $U MainPID); HTTP $code"
+
+# Stopping right after an upgrade is still graceful: the new master, reparented to systemd
+# when the old one exits, says MAINPID again, so systemd supervises it as its own child
+# instead of "a process which is not our child" that it cannot wait for (which ended in
+# SIGKILL for the whole unit). A request in flight during the stop completes.
+mark=$(journal_mark)
+swap_in "$NEXT"
+sc kill -s USR2 --kill-who=main $U
+mp2=$mp
+handed2() { local n; n=$(prop $U MainPID); [ "$n" != "$mp2" ] && [ "$n" != 0 ] && ! inside kill -0 "$mp2" 2>/dev/null; }
+wait_for 30 handed2
+inside curl -s --max-time 20 -o /dev/null -w '%{http_code}' 'http://127.0.0.1:8001/sleep?ms=2500' > "$SD_WORK/i-inflight" &
+inflight_pid=$!
+wait_for 10 inflight 8001
+sc stop $U; src=$?
+wait $inflight_pid
+code=$(cat "$SD_WORK/i-inflight")
+check i-stop-after-upgrade-graceful $([ $src = 0 ] && [ "$code" = 200 ] && [ "$(prop $U Result)" = success ]; echo $?) \
+    "stop rc=$src right after the hand-over; in-flight request: HTTP $code; Result=$(prop $U Result); $(journal "$mark" -u $U -o cat | grep -m1 -i 'not our child' || echo 'no not-our-child warning after the new master re-announced itself')"
