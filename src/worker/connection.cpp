@@ -75,9 +75,13 @@ void Connection::open(int fd, const sockaddr_storage& peer) {
   }
   // The PROXY header (if any) and the request head share one header_timeout.
   start_head_deadline();
-  arm_head_timer();
-  // Most clients send the request right after connecting: try before waiting for epoll.
+  // Most clients send the request right after connecting: read before registering with
+  // epoll, so a connection served in one go (Connection: close) never touches epoll_ctl.
   readable(EV_READ);
+  if ((state_ == State::kReadingHead || state_ == State::kReadingProxy) &&
+      !event_pending(&read_ev_, EV_READ, nullptr)) {
+    arm_head_timer();
+  }
 }
 
 void Connection::stop_when_idle() {
@@ -105,6 +109,7 @@ void Connection::on_write(evutil_socket_t, short what, void* self) {
 }
 
 void Connection::start_head_deadline() {
+  head_deadline_set_ = true;
   head_deadline_ =
       std::chrono::steady_clock::now() +
       std::chrono::milliseconds(static_cast<int64_t>(worker_.settings().header_timeout * 1000));
@@ -114,6 +119,7 @@ void Connection::start_head_deadline() {
 // is left, never with a fresh header_timeout.
 void Connection::arm_head_timer() {
   if (worker_.settings().header_timeout <= 0) return arm_read(0);
+  if (!head_deadline_set_) start_head_deadline();
   auto left = std::chrono::duration<double>(head_deadline_ - std::chrono::steady_clock::now());
   arm_read(std::max(left.count(), 0.001));
 }
@@ -151,8 +157,10 @@ void Connection::readable(short what) {
   if (n < 0) return;
   in_len_ += static_cast<size_t>(n);
   if (state_ == State::kKeepAlive) {
+    // A head that arrives whole (the usual case) needs no deadline: it starts, lazily, only
+    // when a head turns out incomplete, which saves a clock read per request.
     state_ = State::kReadingHead;
-    start_head_deadline();
+    head_deadline_set_ = false;
   }
   process();
 }
@@ -175,8 +183,10 @@ void Connection::process() {
       }
       head_len_ = r.consumed;
       forwarded_done_ = false;
-      started_ = std::chrono::system_clock::now();
-      started_mono_ = std::chrono::steady_clock::now();
+      if (worker_.access_log() != nullptr) {  // only the access log needs the timestamps
+        started_ = std::chrono::system_clock::now();
+        started_mono_ = std::chrono::steady_clock::now();
+      }
       start_body();
       state_ = State::kReadingBody;
     }

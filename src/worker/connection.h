@@ -132,6 +132,7 @@ class Connection final : public app::Exchange {
   http::RequestParser parser_;
   http::ChunkedDecoder chunked_;
   std::chrono::steady_clock::time_point head_deadline_;
+  bool head_deadline_set_ = false;
   std::chrono::system_clock::time_point started_;
   std::chrono::steady_clock::time_point started_mono_;
 

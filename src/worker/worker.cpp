@@ -107,7 +107,8 @@ int Worker::run() {
   base_ = event_base_new_with_config(cfg);
   event_config_free(cfg);
   for (int fd : listen_fds_) {
-    accept_events_.push_back(event_new(base_, fd, EV_READ | EV_PERSIST, on_accept, this));
+    event* e = event_new(base_, fd, EV_READ | EV_PERSIST, on_accept, this);
+    accept_events_.push_back(e);
   }
   for (int sig : {SIGTERM, SIGUSR1, SIGHUP, SIGWINCH, SIGTTIN, SIGTTOU, SIGUSR2}) {
     event* e = evsignal_new(base_, sig, on_signal, this);
