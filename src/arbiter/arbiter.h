@@ -128,9 +128,9 @@ class Arbiter {
   event* upgrade_ev_ = nullptr;
   int64_t upgrade_deadline_ms_ = 0;
   bool upgrade_ready_ = false;
-  bool handed_over_ = false;  // MAINPID and the sockets belong to the new master now
-  UniqueFd takeover_pipe_;    // set in a new master until it reports ready
-  pid_t old_master_ = 0;      // in a new master: the old one, while it lives
+  bool handed_over_ = false;   // MAINPID and the sockets belong to the new master now
+  UniqueFd takeover_pipe_;     // set in a new master until it reports ready
+  pid_t old_master_ = 0;       // in a new master: the old one, while it lives
   UniqueFd old_master_pidfd_;  // readable when the old master exits
   UniqueFd boot_read_;
   UniqueFd boot_write_;

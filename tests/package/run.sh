@@ -117,44 +117,9 @@ echo "dependencies fetched: $(ls "$ROOT"/var/cache/apt/archives/*.deb 2>/dev/nul
 
 # ---- boot the root's own systemd ---------------------------------------------------------
 # As sd_boot in tests/systemd/lib.sh, with the root's own /usr (-D ROOT, not volatile).
-pkg_boot() {
-    local t0 state="" i
-    t0=$(sd_now)
-    sd_cgroup_setup
-    SD_NAME=cpppkg$$
-    (
-        for d in $SD_CGDIRS; do echo "$BASHPID" > "$d/cgroup.procs"; done
-        exec unshare -m --propagation private /bin/sh -c \
-            'mount -t tmpfs -o mode=755 tmpfs /run && exec "$@"' sh \
-            systemd-nspawn -q --keep-unit --register=no \
-                -D "$ROOT" --private-network \
-                -M "$SD_NAME" --console=read-only \
-                --system-call-filter=bpf \
-                --boot systemd.firstboot=off
-    ) > "$WORK/console.log" 2>&1 < /dev/null &
-    SD_NSPAWN_PID=$!
-    SD_LEADER=""
-    for i in $(seq 1 300); do
-        SD_LEADER=$(pgrep -P "$SD_NSPAWN_PID" -x systemd | head -n1)
-        [ -n "$SD_LEADER" ] && break
-        kill -0 "$SD_NSPAWN_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [ -z "$SD_LEADER" ]; then
-        echo "ERROR: the container's systemd did not appear"; tail -n 30 "$WORK/console.log"; exit 2
-    fi
-    export SD_LEADER SD_NAME
-    for i in $(seq 1 600); do
-        state=$(inside systemctl is-system-running 2>/dev/null)
-        case "$state" in running|degraded) break ;; esac
-        sleep 0.1
-    done
-    echo "boot: $(sd_el "$t0") s (system state: ${state:-none}; systemd $(inside systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p'))"
-    case "$state" in
-        running) ;;
-        degraded) note "degraded: $(inside systemctl --failed --no-legend --no-pager | awk '{print $2}' | tr '\n' ' ')" ;;
-        *) echo "ERROR: boot did not finish"; tail -n 30 "$WORK/console.log"; exit 2 ;;
-    esac
+pkg_boot() {  # the clean root's own systemd, nothing of the build tree bound in
+    sd_boot_container "cpppkg$$" "$WORK/console.log" -D "$ROOT"
+    note "systemd $(inside systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')"
 }
 pkg_boot
 

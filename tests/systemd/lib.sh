@@ -145,39 +145,35 @@ sd_cgroup_setup() {
     for d in $SD_CGDIRS; do mkdir "$d" || { echo "ERROR: cannot create cgroup $d"; exit 2; }; done
 }
 
-sd_boot() {
-    local t0 state="" i
+# sd_boot_container NAME LOG NSPAWN_ARGS…: boot systemd as PID 1 of a container in a cgroup of
+# our own (root and bind options in NSPAWN_ARGS), and wait until it is up; exit 2 if it is not.
+sd_boot_container() {
+    local name=$1 log=$2 t0 state="" i d
+    shift 2
     t0=$(sd_now)
     sd_cgroup_setup
-    SD_NAME=cppsd$$
-    mkdir -p "$SD_WORK/preset"
-    echo 'disable *' > "$SD_WORK/preset/00-sdtest.preset"
+    SD_NAME=$name
     (
         for d in $SD_CGDIRS; do echo "$BASHPID" > "$d/cgroup.procs"; done
         exec unshare -m --propagation private /bin/sh -c \
             'mount -t tmpfs -o mode=755 tmpfs /run && exec "$@"' sh \
-            systemd-nspawn -q --keep-unit --register=no \
-                -D / --volatile=yes --private-network \
-                -M "$SD_NAME" --console=read-only \
-                --bind-ro="$SD_STAGE/usr/local:/usr/local" \
-                --bind="$SD_WORK/conf:$SD_CONFDIR" \
-                --bind-ro="$SD_WORK/preset/00-sdtest.preset:/etc/systemd/system-preset/00-sdtest.preset" \
-                --system-call-filter=bpf \
-                --boot systemd.firstboot=off
-    ) > "$SD_WORK/console.log" 2>&1 < /dev/null &
+            systemd-nspawn -q --keep-unit --register=no --private-network \
+                -M "$SD_NAME" --console=read-only --system-call-filter=bpf \
+                "$@" --boot systemd.firstboot=off
+    ) > "$log" 2>&1 < /dev/null &
     SD_NSPAWN_PID=$!
     SD_LEADER=""
-    for i in $(seq 1 150); do
+    for i in $(seq 1 300); do
         SD_LEADER=$(pgrep -P "$SD_NSPAWN_PID" -x systemd | head -n1)
         [ -n "$SD_LEADER" ] && break
         kill -0 "$SD_NSPAWN_PID" 2>/dev/null || break
         sleep 0.1
     done
     if [ -z "$SD_LEADER" ]; then
-        echo "ERROR: the container's systemd did not appear"; tail -n 30 "$SD_WORK/console.log"; exit 2
+        echo "ERROR: the container's systemd did not appear"; tail -n 30 "$log"; exit 2
     fi
     export SD_LEADER SD_NAME
-    for i in $(seq 1 300); do
+    for i in $(seq 1 600); do
         state=$(inside systemctl is-system-running 2>/dev/null)
         case "$state" in running|degraded) break ;; esac
         sleep 0.1
@@ -186,8 +182,18 @@ sd_boot() {
     case "$state" in
         running) ;;
         degraded) echo "note: degraded:"; inside systemctl --failed --no-legend --no-pager ;;
-        *) echo "ERROR: boot did not finish"; tail -n 30 "$SD_WORK/console.log"; exit 2 ;;
+        *) echo "ERROR: boot did not finish"; tail -n 30 "$log"; exit 2 ;;
     esac
+}
+
+# sd_boot: the suite's container: the host's /usr on a tmpfs root, the staged install bound in.
+sd_boot() {
+    mkdir -p "$SD_WORK/preset"
+    echo 'disable *' > "$SD_WORK/preset/00-sdtest.preset"
+    sd_boot_container "cppsd$$" "$SD_WORK/console.log" -D / --volatile=yes \
+        --bind-ro="$SD_STAGE/usr/local:/usr/local" \
+        --bind="$SD_WORK/conf:$SD_CONFDIR" \
+        --bind-ro="$SD_WORK/preset/00-sdtest.preset:/etc/systemd/system-preset/00-sdtest.preset"
 }
 
 sd_teardown() {
