@@ -32,9 +32,9 @@ const Setting kTable[] = {
      .section = kApplication,
      .meta = "APP",
      .doc = "The application to serve, as MODULE:SYMBOL. A native application is MODULE.so, "
-            "found in the --chdir directory or the --app-path directory, exporting SYMBOL; a "
-            "WSGI application is MODULE.py (or a package) with the callable SYMBOL. Given as "
-            "the positional argument on the command line, or as the app key in the file.",
+            "found in the --app-path directory or else the --chdir directory, exporting SYMBOL. "
+            "Given as the positional argument on the command line, or as the app key in the "
+            "file.",
      .check = check_app},
     {.name = "chdir",
      .flags = "--chdir",
@@ -49,8 +49,8 @@ const Setting kTable[] = {
      .field = &Settings::app_path,
      .section = kApplication,
      .meta = "DIR",
-     .doc = "An extra directory searched for the application module (MODULE.so or MODULE.py) "
-            "after the working directory.",
+     .doc = "A directory searched for the application module (MODULE.so) before the "
+            "working directory.",
      .default_doc = "none"},
     {.name = "preload",
      .flags = "--preload",
