@@ -159,7 +159,7 @@ class Server:
         try:
             with open(f"/proc/{pid}/task/{pid}/children") as f:
                 pids = {int(p) for p in f.read().split()}
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             return set()
         alive = set()
         for p in pids:
@@ -167,8 +167,8 @@ class Server:
                 with open(f"/proc/{p}/stat") as f:
                     if f.read().split(")")[-1].split()[0] != "Z":
                         alive.add(p)
-            except FileNotFoundError:
-                pass
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # exited (and was reaped) between listing and reading: not alive
         self._known_workers = getattr(self, "_known_workers", set()) | alive
         return alive
 

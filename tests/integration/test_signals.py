@@ -18,14 +18,14 @@ def in_sleep(pid):
     try:
         with open(f"/proc/{pid}/syscall") as f:
             first = f.read().split()[0]
-    except (FileNotFoundError, IndexError, PermissionError):
+    except (FileNotFoundError, ProcessLookupError, IndexError, PermissionError):
         return False
     if first in ("35", "230"):
         return True
     try:
         with open(f"/proc/{pid}/wchan") as f:
             return "nanosleep" in f.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
 
 
