@@ -55,6 +55,7 @@ Arbiter::Arbiter(Invocation invocation, config::Settings settings,
       wanted_(settings_.workers) {}
 
 Arbiter::~Arbiter() {
+  if (upgrade_ev_) event_free(upgrade_ev_);
   for (event* e : events_) event_free(e);
   if (base_) event_base_free(base_);
 }

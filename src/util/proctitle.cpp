@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 extern char** environ;
 
@@ -29,10 +30,15 @@ void init(int argc, char** argv) {
   }
   // Copy environ elsewhere: its strings are about to be overwritten. These copies live for
   // the whole process on purpose (environ must stay valid).
+  // The strings are also listed in `kept`: unsetenv() drops entries from environ in place,
+  // and they must stay reachable (for leak checkers) all the same.
+  static std::vector<char*>* kept = new std::vector<char*>();
   char** copy = new char*[env_count + 1];
-  for (size_t i = 0; i < env_count; ++i) copy[i] = strdup(environ[i]);
+  for (size_t i = 0; i < env_count; ++i) kept->push_back(copy[i] = strdup(environ[i]));
   copy[env_count] = nullptr;
-  environ = copy;
+  static char** kept_array = nullptr;  // setenv() may replace environ with an array of its own
+  kept_array = copy;
+  environ = kept_array;
   // argv strings other than argv[0] are kept readable by the caller only until set().
   area_begin = argv[0];
   area_size = static_cast<size_t>(end - argv[0]);

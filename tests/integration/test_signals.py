@@ -129,14 +129,27 @@ def test_int_cuts_inflight_request(server):
     assert code == 0
 
 
-def socket_fds(pid):
-    n = 0
+def holds_connection(pid, server_port, client_port):
+    """Whether process pid holds the server side of the TCP connection from client_port:
+    the socket's inode from /proc/net/tcp, looked for among the process's fds."""
+    inode = None
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            local, remote = parts[1], parts[2]
+            if (int(local.split(":")[1], 16) == server_port
+                    and int(remote.split(":")[1], 16) == client_port):
+                inode = parts[9]
+    if inode is None:
+        return False
+    target = f"socket:[{inode}]"
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                return True
         except FileNotFoundError:
             pass
-    return n
+    return False
 
 
 def test_hup_answers_connection_accepted_before_its_request(server):
@@ -147,10 +160,13 @@ def test_hup_answers_connection_accepted_before_its_request(server):
     probe = server.connection()
     probe.request("GET", "/")
     probe.getresponse().read()  # an idle keep-alive connection on the old worker
-    before = socket_fds(old)
     fresh = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     try:
-        wait_for(lambda: socket_fds(old) > before, what="the old worker to accept")
+        # (Not a count of the worker's sockets: an earlier connection closing at the same
+        # moment would hide the new one.)
+        client_port = fresh.getsockname()[1]
+        wait_for(lambda: holds_connection(old, server.port, client_port),
+                 what="the old worker to accept")
         server.signal(signal.SIGHUP)
         wait_for(lambda: server.log_has("Reloaded"), what="the reload (old worker told to stop)")
 
