@@ -85,20 +85,5 @@ std::string run(std::string_view in, const http::Limits& limits, uint32_t mode) 
 }  // namespace cppicorn::fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace cppicorn::fuzz;
-  if (size == 0) return 0;
-  const cppicorn::http::Limits limits = preset(data[0]);
-  std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const std::string whole = run(in, limits, 0);
-  uint32_t seed = 2;
-  for (size_t i = 0; i < size; ++i) seed = seed * 31 + data[i];
-  const uint32_t modes[] = {1, seed | 2};
-  for (uint32_t mode : modes) {
-    if (run(in, limits, mode) != whole) {
-      std::fprintf(stderr, "split mode %u disagrees:\nwhole:\n%s\nsplit:\n%s\n", mode,
-                   whole.c_str(), run(in, limits, mode).c_str());
-      std::abort();
-    }
-  }
-  return 0;
+  return cppicorn::fuzz::check_splits_agree(data, size, cppicorn::fuzz::run);
 }
