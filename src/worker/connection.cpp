@@ -40,7 +40,7 @@ std::string_view request_line(const http::Request& r) {
 
 Connection::Connection(Worker& worker)
     : worker_(worker),
-      trust_(peer_trust(worker.settings())),
+      trust_(worker.trust()),
       in_(new char[kInitialBuffer]),
       in_cap_(kInitialBuffer),
       parser_(worker.limits()),

@@ -21,12 +21,7 @@ namespace cppicorn::worker {
 
 class Worker;
 
-// The worker's trust settings, parsed once per worker process (connection_peer.cpp).
-struct PeerTrust {
-  net::IpAllowList forwarded;  // forwarded_allow_ips: may set X-Forwarded-*
-  net::IpAllowList proxy;      // proxy_allow_ips: may send a PROXY header
-};
-const PeerTrust& peer_trust(const config::Settings& settings);
+struct PeerTrust;  // worker.h: the allow-lists of the worker
 
 class Connection final : public app::Exchange {
  public:

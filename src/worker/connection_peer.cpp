@@ -51,14 +51,6 @@ bool forwarded_ip(std::string_view e, net::Ip16* ip) {
 
 }  // namespace
 
-const PeerTrust& peer_trust(const config::Settings& s) {
-  // Workers are forked before they make their first Connection, so this runs once in each
-  // worker, with that worker's settings, and never on the request path.
-  static const PeerTrust trust{net::IpAllowList(s.forwarded_allow_ips),
-                               net::IpAllowList(s.proxy_allow_ips)};
-  return trust;
-}
-
 void Connection::set_peer(const sockaddr_storage& peer) {
   port_ = 0;
   addr_len_ = 0;

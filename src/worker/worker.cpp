@@ -41,6 +41,8 @@ Worker::Worker(const config::Settings& settings, std::vector<int> listen_fds, Sc
                std::unique_ptr<app::App> app, int boot_fd)
     : settings_(settings),
       limits_(limits_from(settings)),
+      trust_{net::IpAllowList(settings.forwarded_allow_ips),
+             net::IpAllowList(settings.proxy_allow_ips)},
       listen_fds_(std::move(listen_fds)),
       slot_(slot),
       app_(std::move(app)),

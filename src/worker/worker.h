@@ -15,10 +15,17 @@
 #include "http/parser.h"
 #include "http/response.h"
 #include "log/access_log.h"
+#include "net/ip_allow.h"
 
 namespace cppicorn::worker {
 
 class Connection;
+
+// Who may speak for a client: parsed once per worker from the settings, never per request.
+struct PeerTrust {
+  net::IpAllowList forwarded;  // forwarded_allow_ips: may set X-Forwarded-*
+  net::IpAllowList proxy;      // proxy_allow_ips: may send a PROXY header
+};
 
 // Exit codes a worker reports to the arbiter (as gunicorn's).
 constexpr int kExitBootError = 3;
@@ -39,6 +46,7 @@ class Worker {
   event_base* base() const { return base_; }
   const config::Settings& settings() const { return settings_; }
   const http::Limits& limits() const { return limits_; }
+  const PeerTrust& trust() const { return trust_; }
   http::DateCache& date() { return date_; }
   log::AccessLog* access_log() { return access_log_.get(); }
   app::App& app() { return *app_; }
@@ -62,6 +70,7 @@ class Worker {
 
   const config::Settings& settings_;
   http::Limits limits_;
+  PeerTrust trust_;
   std::vector<int> listen_fds_;
   ScoreboardSlot& slot_;
   std::unique_ptr<app::App> app_;
