@@ -246,3 +246,20 @@ def test_proc_name_in_titles(server):
     assert cmdline(server.proc.pid).startswith("cppicorn: master [shop]")
     (worker,) = server.wait_workers(1)
     assert cmdline(worker).startswith("cppicorn: worker [shop]")
+
+
+def test_workers_die_with_a_killed_master(server):
+    """A master killed outright (SIGKILL: no handler runs) must not leave orphan workers
+    serving outside any control: each worker asked the kernel for a signal on its death."""
+    server.start("-w", "2", app="diag:app")
+    pids = server.wait_workers(2)
+    server.proc.kill()
+    server.proc.wait(timeout=10)
+
+    def gone(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(")")[-1].split()[0] == "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+    wait_for(lambda: all(gone(p) for p in pids), 10, what="the workers to exit")
