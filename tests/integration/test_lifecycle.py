@@ -199,7 +199,10 @@ def test_process_titles(server):
     server.start("-w", "2")
     assert cmdline(server.proc.pid).startswith("cppicorn: master [hello:app]"), \
         cmdline(server.proc.pid)
+    # A worker starts with the master's title (fork copies it) and sets its own at once.
     for pid in server.wait_workers(2):
+        wait_for(lambda: cmdline(pid).startswith("cppicorn: worker [hello:app]"), 10,
+                 what=f"worker {pid}'s title")
         assert cmdline(pid).startswith("cppicorn: worker [hello:app]"), cmdline(pid)
 
 
