@@ -64,10 +64,11 @@ int main(int argc, char** argv) {
   if (!error.empty()) spdlog::warn("{}", error);
   error.clear();
   std::vector<std::string> warnings;
-  auto listeners = net::open_listeners(
-      settings.bind, std::move(inherited),
-      net::ListenOptions{.backlog = settings.backlog, .reuse_port = settings.reuse_port}, &error,
-      &warnings);
+  auto listeners = net::open_listeners(settings.bind, std::move(inherited),
+                                       net::ListenOptions{.backlog = settings.backlog,
+                                                          .reuse_port = settings.reuse_port,
+                                                          .defer_accept = settings.defer_accept},
+                                       &error, &warnings);
   for (const std::string& w : warnings) spdlog::warn("{}", w);
   if (!listeners) {
     spdlog::critical("{}", error);

@@ -22,6 +22,7 @@ struct Settings {
   std::vector<std::string> bind;  // empty: systemd's fds, else 127.0.0.1:8000
   int backlog = 2048;
   bool reuse_port = false;
+  int defer_accept = 1;
   // Worker processes.
   int workers = 1;  // default: $WEB_CONCURRENCY, else 1
   double timeout = 30;

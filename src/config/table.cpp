@@ -88,6 +88,18 @@ const Setting kTable[] = {
      .section = kSocket,
      .doc = "Set SO_REUSEPORT on listening sockets, so several servers can bind the same "
             "address and the kernel balances connections between them."},
+    {.name = "defer_accept",
+     .flags = "--defer-accept",
+     .field = &Settings::defer_accept,
+     .section = kSocket,
+     .meta = "SECONDS",
+     .doc = "Hand a new TCP connection to a worker only once its first bytes arrive, or after "
+            "this many seconds (TCP_DEFER_ACCEPT, as uWSGI and Apache do by default): a "
+            "worker then reads the request at once instead of waking twice. 0 turns it off. "
+            "Applies to the TCP sockets cppicorn binds; for systemd's sockets set "
+            "DeferAcceptSec= in the .socket unit.",
+     .min = 0,
+     .max = 3600},
 
     // Worker processes.
     {.name = "workers",

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -85,6 +86,9 @@ std::optional<Listener> bind_tcp(const BindSpec& spec, const ListenOptions& opt,
       continue;
     }
     freeaddrinfo(res);
+    if (opt.defer_accept > 0)
+      setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &opt.defer_accept,
+                 sizeof opt.defer_accept);
     set_listen_flags(fd.get());
     Listener l;
     l.name = spec.text;

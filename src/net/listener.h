@@ -48,6 +48,7 @@ struct Listener {
 struct ListenOptions {
   int backlog = 2048;
   bool reuse_port = false;
+  int defer_accept = 0;  // seconds of TCP_DEFER_ACCEPT on bound TCP sockets; 0: off
 };
 
 // Opens one listener per bind spec, adopting a matching inherited socket when there is one

@@ -50,7 +50,7 @@ Worker::Worker(const config::Settings& settings, std::vector<int> listen_fds, Sc
 
 Worker::~Worker() {
   all_.clear();
-  for (event* e : accept_events_) event_free(e);
+  accept_watch_.reset();  // before the base it registers in
   for (event* e : signal_events_) event_free(e);
   if (tick_) event_free(tick_);
   if (base_) event_base_free(base_);
@@ -101,17 +101,11 @@ int Worker::run() {
     int jitter = settings_.max_requests_jitter > 0
                      ? std::uniform_int_distribution<int>(0, settings_.max_requests_jitter)(rd)
                      : 0;
-    max_requests_ = static_cast<uint64_t>(settings_.max_requests + jitter);
+    max_requests_ = static_cast<uint64_t>(settings_.max_requests) + static_cast<uint64_t>(jitter);
   }
-  event_config* cfg = event_config_new();
-  event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
-  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-  base_ = event_base_new_with_config(cfg);
-  event_config_free(cfg);
-  for (int fd : listen_fds_) {
-    event* e = event_new(base_, fd, EV_READ | EV_PERSIST, on_accept, this);
-    accept_events_.push_back(e);
-  }
+  int epoll_fd = -1;
+  base_ = AcceptWatch::new_event_base(&epoll_fd);
+  accept_watch_ = std::make_unique<AcceptWatch>(base_, epoll_fd, listen_fds_, on_accept, this);
   for (int sig : {SIGTERM, SIGUSR1, SIGHUP, SIGWINCH, SIGTTIN, SIGTTOU, SIGUSR2}) {
     event* e = evsignal_new(base_, sig, on_signal, this);
     event_add(e, nullptr);
@@ -139,11 +133,11 @@ int Worker::run() {
 void Worker::set_accepting(bool on) {
   if (on == accepting_) return;
   accepting_ = on;
-  for (event* e : accept_events_) on ? event_add(e, nullptr) : event_del(e);
+  accept_watch_->enable(on);
 }
 
-void Worker::on_accept(evutil_socket_t fd, short, void* self) {
-  static_cast<Worker*>(self)->accept_ready(fd);
+void Worker::on_accept(int listen_fd, void* self) {
+  static_cast<Worker*>(self)->accept_ready(listen_fd);
 }
 
 void Worker::accept_ready(int listen_fd) {

@@ -16,6 +16,7 @@
 #include "http/response.h"
 #include "log/access_log.h"
 #include "net/ip_allow.h"
+#include "worker/accept_watch.h"
 
 namespace cppicorn::worker {
 
@@ -64,7 +65,7 @@ class Worker {
   void begin_graceful_stop();
   void exit_if_done();
   void tick();
-  static void on_accept(evutil_socket_t fd, short what, void* self);
+  static void on_accept(int listen_fd, void* self);
   static void on_signal(evutil_socket_t sig, short what, void* self);
   static void on_tick(evutil_socket_t, short, void* self);
 
@@ -76,7 +77,7 @@ class Worker {
   std::unique_ptr<app::App> app_;
   int boot_fd_;
   event_base* base_ = nullptr;
-  std::vector<event*> accept_events_;
+  std::unique_ptr<AcceptWatch> accept_watch_;
   std::vector<event*> signal_events_;
   event* tick_ = nullptr;
   bool accepting_ = false;

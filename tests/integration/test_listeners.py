@@ -1,5 +1,6 @@
 """Listeners through the installed binary: a unix socket (served to curl, removed on exit, a
-stale file replaced) and an inherited listening socket as fd://3."""
+stale file replaced), an inherited listening socket as fd://3, TCP_DEFER_ACCEPT
+(defer_accept), and how workers wait on the shared listeners (EPOLLEXCLUSIVE)."""
 import json
 import os
 import signal
@@ -7,7 +8,7 @@ import socket
 import stat
 import subprocess
 
-from conftest import wait_for
+from conftest import free_port, wait_for
 
 
 def curl_unix(path, url="http://localhost/"):
@@ -84,3 +85,84 @@ def test_inherited_fd_not_a_listener_rejected(server):
     finally:
         a.close()
         b.close()
+
+
+def ss_states(port, client_port):
+    """The server-side TCP states the kernel reports for one client connection."""
+    out = subprocess.run(["ss", "-Htn", "state", "all",
+                          f"( sport = :{port} and dport = :{client_port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.split()[0] for line in out.splitlines()]
+
+
+def test_defer_accept_holds_a_silent_connection_in_the_kernel(server):
+    # 30 s: far longer than the test, so the kernel cannot give up waiting for data.
+    server.start("--defer-accept", "30", "-w", "1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        client_port = s.getsockname()[1]
+        # Connected from the client's side, but the server's kernel keeps it half-open until
+        # bytes arrive: no worker is woken for a client that says nothing.
+        assert ss_states(server.port, client_port) == ["SYN-RECV"]
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := s.recv(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"Hello, World!\n")
+
+
+def test_defer_accept_0_accepts_at_once(server):
+    server.start("--defer-accept", "0", "-w", "1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        client_port = s.getsockname()[1]
+        wait_for(lambda: ss_states(server.port, client_port) == ["ESTAB"],
+                 what="the connection established on the server side")
+
+
+def epoll_registrations(pid):
+    """{target fd: event mask} of every epoll set process pid holds (from /proc fdinfo)."""
+    targets = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:[eventpoll]":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:  # "tfd:        3 events:       19 data: ..."
+                    if line.startswith("tfd:"):
+                        fields = line.split()
+                        targets[int(fields[1])] = int(fields[3], 16)
+        except FileNotFoundError:
+            pass
+    return targets
+
+
+def fd_of_socket(pid, port):
+    """The fd number process pid holds the listening socket on port as."""
+    out = subprocess.run(["ss", "-Htlne", f"sport = :{port}"], capture_output=True,
+                         text=True, check=True).stdout
+    inode = out.split("ino:")[1].split()[0]
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+            return int(fd)
+    raise AssertionError(f"pid {pid} has no fd for the listener on port {port}")
+
+
+EPOLLEXCLUSIVE = 1 << 28
+
+
+def test_workers_wait_on_listeners_exclusively(server):
+    """Every worker watches each listener with EPOLLEXCLUSIVE, so a new connection wakes
+    one idle worker instead of all of them (the thundering herd), on every listener."""
+    second = free_port()
+    server.start("-b", f"127.0.0.1:{second}", "-w", "2")
+    workers = server.wait_workers(2)
+    for pid in workers:
+        registered = wait_for(lambda: epoll_registrations(pid), what="the worker's epoll set")
+        for port in (server.port, second):
+            fd = fd_of_socket(pid, port)
+            assert fd in registered, (pid, port, registered)
+            assert registered[fd] & EPOLLEXCLUSIVE, hex(registered[fd])
+    # The wake-up arrives tagged as another fd; each listener still reaches its own accept.
+    for port in (server.port, second) * 3:
+        out = subprocess.run(["curl", "-sS", "--max-time", "10", f"http://127.0.0.1:{port}/"],
+                             capture_output=True)
+        assert out.stdout == b"Hello, World!\n", out.stderr
