@@ -122,12 +122,14 @@ def prompt_stats(name):
             "max_ms": max(ok) if ok else None}
 
 
-order = ["cppicorn", "cppicorn-log", "cppicorn-diag", "gunicorn-sync", "gunicorn-gthread",
-         "uwsgi", "nginx"]
+order = ["cppicorn", "cppicorn-log", "cppicorn-diag", "cppicorn-nodefer", "gunicorn-sync",
+         "gunicorn-gthread", "uwsgi", "nginx", "nginx-deferred"]
 for name in order:
     s = servers.setdefault(name, {"name": name, "status": "missing"})
     s["prompt"] = prompt_stats(name)
 base_srv = servers["cppicorn"]
+# Instances that only vary a setting for some rows: not in the per-server charts.
+VARIANTS = ("cppicorn-log", "cppicorn-diag", "cppicorn-nodefer", "nginx-deferred")
 
 
 def srv_val(s, key):
@@ -210,6 +212,56 @@ for name in order:
 out.append("\n*new conn under load*: while wrk keeps its connections busy (keep-alive), "
            "fresh `curl` requests on new connections are timed (connect + response); only "
            "those that ran entirely during the load count.")
+
+# ---- goals: each a ratio from this one run, and whether it was met
+def rps_of(scenario, server, label=None):
+    for c in cases:
+        if c["scenario"] == scenario and c["server"] == server and label in (None, c["label"]):
+            return c["rps_median"]
+    return None
+
+
+def goal_row(goal, measured, met):
+    return f"| {goal} | {measured} | {'n/a' if met is None else ('met' if met else '**not met**')} |"
+
+
+def rps_goal(goal, scenario, server, peer, label=None, at_least=1.0):
+    x, base = rps_of(scenario, server, label), rps_of(scenario, peer)
+    if not x or not base:
+        return goal_row(goal, "missing", None)
+    return goal_row(goal, f"{fmt_num(x)} vs {fmt_num(base)} = {x / base:.2f}×", x / base >= at_least)
+
+
+out.append("\n| goal | measured in this run | |")
+out.append("|---|---|---|")
+out.append(rps_goal("hello keep-alive ≥ 1.0× nginx", "hello keep-alive", "cppicorn", "nginx"))
+out.append(rps_goal("hello `Connection: close` ≥ 1.0× nginx", "hello Connection: close",
+                    "cppicorn", "nginx"))
+for label in ("cppicorn /file (sendfile)", "cppicorn /bytes (buffered)"):
+    out.append(rps_goal(f"1 MiB body ≥ 1.0× nginx static: {label}", "1 MiB body",
+                        "cppicorn-diag", "nginx", label))
+with_log, without = rps_of("hello keep-alive", "cppicorn-log"), rps_of("hello keep-alive", "cppicorn")
+out.append(goal_row("access log costs ≤ 10 %", f"{(1 - with_log / without) * 100:+.1f} % "
+                    "(keep-alive req/s lost)", 1 - with_log / without <= 0.10)
+           if with_log and without else goal_row("access log costs ≤ 10 %", "missing", None))
+rss = srv_val(base_srv, "rss_kb")
+out.append(goal_row("idle RSS ≤ 5 MiB per worker", f"{rss / 1024:.1f} MiB", rss <= 5 * 1024)
+           if rss else goal_row("idle RSS ≤ 5 MiB per worker", "missing", None))
+ours, theirs = srv_val(base_srv, "launch_ms"), srv_val(servers["nginx"], "launch_ms")
+out.append(goal_row("launch to first 200 ≤ 1.5× nginx", f"{ours:.0f} vs {theirs:.0f} ms = "
+                    f"{ours / theirs:.2f}×", ours / theirs <= 1.5)
+           if ours and theirs else goal_row("launch to first 200 ≤ 1.5× nginx", "missing", None))
+# "Promptly": within twice nginx's median (the same test starves uWSGI's HTTP/1.1 mode
+# for seconds), with no curl failing.
+p_ours = base_srv.get("prompt") or {}
+p_nginx = servers["nginx"].get("prompt") or {}
+if p_ours.get("median_ms") and p_nginx.get("median_ms"):
+    out.append(goal_row("new connection under 64 keep-alive clients ≤ 2× nginx's median",
+                        f"{p_ours['median_ms']:.1f} vs {p_nginx['median_ms']:.1f} ms, "
+                        f"{p_ours['failed']} failed",
+                        p_ours["median_ms"] <= 2 * p_nginx["median_ms"] and not p_ours["failed"]))
+else:
+    out.append(goal_row("new connection under 64 keep-alive clients", "missing", None))
 print("\n".join(out))
 
 # ---- raw outputs
@@ -241,7 +293,7 @@ for i, s in enumerate(scenarios):
     f"wrk {meta.get('wrk_args', '')} on the same {meta.get('cpus', '?')} cores as the servers"
     + (f"; load average {min(loads):.1f}-{max(loads):.1f}" if loads else "")
     + f"; {meta.get('date', '')[:10]}, cppicorn {meta.get('cppicorn', '?')}")
-hello = [n for n in order if n not in ("cppicorn-log", "cppicorn-diag")]
+hello = [n for n in order if n not in VARIANTS]
 dat("chart_prompt.dat", [(n, (servers[n].get("prompt") or {}).get("median_ms") or 0,
                           (servers[n].get("prompt") or {}).get("max_ms") or 0) for n in hello])
 dat("chart_launch.dat", [(n, srv_val(servers[n], "launch_ms") or 0) for n in hello])

@@ -118,8 +118,8 @@ cmd_uwsgi() {
 
 # nginx with a private prefix and config; `daemon off` keeps the master our child so
 # that setsid/kill work as for the others. Never the system service or its config.
-cmd_nginx() {
-  local port=$1 dir="$RUN/nginx"
+cmd_nginx() {  # PORT [listen parameter, e.g. deferred]
+  local port=$1 opt=${2:-} dir="$RUN/nginx${2:+-$2}"
   mkdir -p "$dir/tmp"
   cat >"$dir/nginx.conf" <<EOF
 worker_processes $WORKERS;
@@ -136,7 +136,7 @@ http {
   scgi_temp_path $dir/tmp/scgi;
   sendfile on;
   server {
-    listen 127.0.0.1:$port;
+    listen 127.0.0.1:$port${opt:+ $opt};
     location = / { default_type text/plain; return 200 "Hello, World!\n"; }
     location /static/ { alias $RUN/www/; default_type application/octet-stream; }
   }
