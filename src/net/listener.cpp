@@ -86,6 +86,10 @@ std::optional<Listener> bind_tcp(const BindSpec& spec, const ListenOptions& opt,
       continue;
     }
     freeaddrinfo(res);
+    // Responses leave in one writev (or writev + sendfile) and streamed chunks must not
+    // wait for an ACK: no Nagle. Accepted sockets inherit it, so it costs no syscall per
+    // connection (gunicorn sets it too).
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (opt.defer_accept > 0)
       setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &opt.defer_accept,
                  sizeof opt.defer_accept);
