@@ -351,7 +351,8 @@ const Setting kTable[] = {
      .meta = "FORMAT",
      .doc = "The access log line, with gunicorn's atoms: %(h)s remote address, %(t)s time, "
             "%(r)s request line, %(s)s status, %(b)s body bytes, %(f)s referer, %(a)s user "
-            "agent, %(D)s microseconds, %({name}i)s a request header, and the rest of "
+            "agent, %(D)s microseconds, %({name}i)s a request header, %({name}o)s a response "
+            "header the app set, and the rest of "
             "gunicorn's set."},
 };
 

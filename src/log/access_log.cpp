@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <vector>
 
 #include "log/text.h"
@@ -57,6 +58,24 @@ const std::string_view* find_header(std::span<const http::Header> headers, std::
   const std::string_view* found = nullptr;
   for (const http::Header& h : headers) {
     if (iequals(h.name, name)) found = &h.value;
+  }
+  return found;
+}
+
+// The value of the last `lower_name:` line in "Name: value\r\n" lines, or null.
+std::optional<std::string_view> find_field(std::string_view fields, std::string_view lower_name) {
+  std::optional<std::string_view> found;
+  while (!fields.empty()) {
+    size_t end = fields.find("\r\n");
+    std::string_view line = fields.substr(0, end);
+    fields.remove_prefix(end == std::string_view::npos ? fields.size() : end + 2);
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos && iequals(line.substr(0, colon), lower_name)) {
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+      found = value;
+    }
   }
   return found;
 }
@@ -352,11 +371,18 @@ void AccessLog::render(const AccessEntry& e, std::string& out) const {
         append_number(out, static_cast<uint64_t>(::getpid()));  // right after fork, too
         out.push_back('>');
         break;
-      case Kind::kRequestHeader:
-      case Kind::kResponseHeader: {
-        auto headers = atom.kind == Kind::kRequestHeader ? request_headers(e) : e.response_headers;
-        const std::string_view* value = find_header(headers, atom.text);
+      case Kind::kRequestHeader: {
+        const std::string_view* value = find_header(request_headers(e), atom.text);
         if (value == nullptr) {
+          out.push_back('-');
+        } else {
+          append_escaped(out, *value);
+        }
+        break;
+      }
+      case Kind::kResponseHeader: {
+        std::optional<std::string_view> value = find_field(e.response_fields, atom.text);
+        if (!value) {
           out.push_back('-');
         } else {
           append_escaped(out, *value);

@@ -26,7 +26,9 @@ struct AccessEntry {
   uint64_t body_bytes = 0;                      // response body bytes sent
   std::chrono::system_clock::time_point start;  // when the request head was complete
   std::chrono::microseconds duration{0};
-  std::span<const http::Header> response_headers;
+  // The headers the app set, as sent: "Name: value\r\n" lines (Content-Length, Date,
+  // Server and Connection are the server's own and not among them).
+  std::string_view response_fields;
 };
 
 // One access log per worker, used from its event loop only (not thread-safe: render() caches

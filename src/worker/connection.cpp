@@ -361,6 +361,7 @@ void Connection::request_done() {
     e.request_line = request_line(request_);
     e.remote_addr = addr_len_ ? remote_addr() : std::string_view("-");
     e.status = status_;
+    e.response_fields = fields_;
     e.body_bytes = bytes_sent_;
     e.start = started_;
     e.duration = std::chrono::duration_cast<std::chrono::microseconds>(

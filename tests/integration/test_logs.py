@@ -1,5 +1,5 @@
 """Error and access logs through the installed binary: USR1 reopening, gunicorn's default
-access line, a custom access format."""
+access line, a custom access format, response headers in it."""
 import http.client
 import os
 import re
@@ -95,6 +95,27 @@ def test_custom_access_format(server, tmp_path):
     m = re.fullmatch(r"127\.0\.0\.1 200 (\d+) <hello there> <-> GET /sleep ms=20", line)
     assert m, line
     assert int(m.group(1)) >= 20000, "D is microseconds and the app slept 20 ms"
+
+
+def test_access_format_response_headers(server, tmp_path):
+    """%({name}o)s logs a header the app set; the next request on the same connection
+    logs its own (or '-'), not the previous one's."""
+    access = str(tmp_path / "access.log")
+    server.start("-w", "1", "--access-logfile", access, "--access-logformat",
+                 "%(U)s <%({x-served-by}o)s> <%({content-type}o)s> <%({absent}o)s>",
+                 app="diag:app")
+    conn = server.connection()
+    conn.request("GET", "/header?name=X-Served-By&value=w1")
+    assert conn.getresponse().read() == b"ok\n"
+    conn.request("GET", "/status?code=204")
+    conn.getresponse().read()
+    conn.close()
+    got = wait_for(lambda: [x for x in lines(access) if x.startswith(("/header", "/status"))]
+                   if any(x.startswith("/status") for x in lines(access)) else None,
+                   what="both access lines")
+    print(got)
+    assert got[0] == "/header <w1> <text/plain> <->"
+    assert got[1].startswith("/status <-> ")
 
 
 def test_error_log_format(server):

@@ -44,7 +44,6 @@ class AccessLogTest : public ::testing::Test {
                    {"Referer", "http://ref/"},
                    {"User-Agent", "curl/8.0"},
                    {"X-Request-Id", "abc123"}};
-    response_headers = {{"Content-Type", "text/plain"}, {"X-Served-By", "w1"}};
     entry.request = &req;
     entry.request_line = "GET /x%20y?a=1 HTTP/1.1";
     entry.remote_addr = "10.0.0.7";
@@ -52,7 +51,7 @@ class AccessLogTest : public ::testing::Test {
     entry.body_bytes = 14;
     entry.start = system_clock::time_point(sys_days(year(2026) / 11 / 22) + hours(10));
     entry.duration = microseconds(1234567);
-    entry.response_headers = response_headers;
+    entry.response_fields = "Content-Type: text/plain\r\nX-Served-By: w1\r\n";
     dir = std::filesystem::temp_directory_path() /
           ("cppicorn_access_" + std::to_string(getpid()) + "_" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -71,7 +70,6 @@ class AccessLogTest : public ::testing::Test {
   }
 
   http::Request req;
-  std::vector<http::Header> response_headers;
   AccessEntry entry;
   std::filesystem::path dir;
 };
@@ -137,6 +135,11 @@ TEST_F(AccessLogTest, HeaderAtomsIgnoreCase) {
             "abc123 abc123 example.com");
   EXPECT_EQ(render("%({content-type}o)s %({X-Served-By}o)s"), "text/plain w1");
   EXPECT_EQ(render("%({X-Missing}i)s %({X-Missing}o)s"), "- -");
+  // The last of repeated fields wins, names match in any case, no space after ':' is fine.
+  entry.response_fields = "Set-Cookie: a=1\r\nset-cookie:b=2\r\nX-E: \r\n";
+  EXPECT_EQ(render("%({SET-COOKIE}o)s <%({x-e}o)s>"), "b=2 <>");
+  entry.response_fields = {};
+  EXPECT_EQ(render("%({set-cookie}o)s"), "-");
 }
 
 TEST_F(AccessLogTest, LastHeaderWinsLikeGunicornsDict) {
