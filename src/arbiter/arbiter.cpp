@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "log/log.h"
 #include "util/proctitle.h"
 
@@ -175,11 +177,7 @@ void Arbiter::handle_hup() {
     spdlog::error("Reload refused, keeping the running configuration: {}", loaded.error);
     return;
   }
-  if (loaded.settings.bind != settings_.bind) {
-    spdlog::warn(
-        "bind changed in the configuration; listeners change only on restart or "
-        "USR2 upgrade");
-  }
+  if (loaded.settings.bind != settings_.bind && !rebind(loaded.settings)) return;
   previous_settings_ = std::make_unique<config::Settings>(settings_);
   settings_ = std::move(loaded.settings);
   std::string error;
@@ -191,6 +189,43 @@ void Arbiter::handle_hup() {
   reloading_ = true;
   notifier_.reloading(fmt::format("Reloading: starting {} new workers", wanted_));
   manage_workers();
+}
+
+// A reload that changes `bind`, as gunicorn's: listeners still named keep their socket (and
+// queue: nothing is lost), new ones are bound, dropped ones close here at once and in the
+// kernel when the old workers, which hold copies, have retired. False, with nothing
+// changed, when a new address cannot be had.
+bool Arbiter::rebind(const config::Settings& next) {
+  std::vector<net::InheritedFd> running;
+  for (const net::Listener& l : listeners_)
+    running.push_back({fcntl(l.fd.get(), F_DUPFD_CLOEXEC, 0), l.name});
+  std::string error;
+  std::vector<std::string> dropped;  // open_listeners' notes on the sockets no bind kept
+  auto opened = net::open_listeners(next.bind, std::move(running),
+                                    net::ListenOptions{.backlog = next.backlog,
+                                                       .reuse_port = next.reuse_port,
+                                                       .defer_accept = next.defer_accept},
+                                    &error, &dropped);
+  if (!opened) {
+    spdlog::error("Reload refused, keeping the running configuration: {}", error);
+    return false;
+  }
+  auto has_url = [](const std::vector<net::Listener>& ls, const std::string& url) {
+    return std::any_of(ls.begin(), ls.end(), [&](const net::Listener& l) { return l.url == url; });
+  };
+  for (net::Listener& l : *opened) {
+    if (!has_url(listeners_, l.url)) spdlog::info("Listening at: {} ({})", l.url, getpid());
+    // A socket file this master created stays its to remove on shutdown.
+    for (const net::Listener& old : listeners_)
+      if (old.url == l.url && l.unix_path.empty()) l.unix_path = old.unix_path;
+  }
+  for (const net::Listener& old : listeners_) {
+    if (has_url(*opened, old.url)) continue;
+    spdlog::info("Stopped listening at: {}", old.url);
+    if (!old.unix_path.empty()) unlink(old.unix_path.c_str());
+  }
+  listeners_ = std::move(*opened);
+  return true;
 }
 
 void Arbiter::handle_term() { stop(true); }

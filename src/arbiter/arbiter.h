@@ -93,6 +93,7 @@ class Arbiter {
   void stop(bool graceful);
   void halt(int exit_code, const std::string& reason);
   void abort_reload(const std::string& reason);
+  bool rebind(const config::Settings& next);
   void tick();
   void send_watchdog();
   void update_status(bool force);

@@ -255,9 +255,17 @@ std::optional<std::vector<Listener>> open_listeners(const std::vector<std::strin
   }
   std::vector<std::string> effective =
       binds.empty() ? std::vector<std::string>{"127.0.0.1:8000"} : binds;
+  // On failure nothing may stay behind: not the inherited sockets no bind took yet (a
+  // reload passes duplicates of the running listeners), nor socket files bound so far.
+  auto fail = [&] {
+    for (const InheritedFd& in : inherited)
+      if (in.fd >= 0) close(in.fd);
+    unlink_unix_sockets(out);
+    return std::nullopt;
+  };
   for (const std::string& text : effective) {
     auto spec = parse_bind(text, error);
-    if (!spec) return std::nullopt;
+    if (!spec) return fail();
     int i = find_inherited(*spec, inherited);
     if (i >= 0) {
       out.push_back(adopt(inherited[i].fd, spec->text));
@@ -284,7 +292,7 @@ std::optional<std::vector<Listener>> open_listeners(const std::vector<std::strin
             fmt::format("bind '{}': no socket named '{}' was passed by systemd", text, spec->name);
         break;
     }
-    if (!l) return std::nullopt;
+    if (!l) return fail();
     out.push_back(std::move(*l));
   }
   for (const InheritedFd& in : inherited) {

@@ -4,12 +4,13 @@ import http.client
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import free_port, wait_for
 
 
 def in_sleep(pid):
@@ -237,6 +238,67 @@ def test_hup_with_broken_yaml_keeps_workers(server, tmp_path):
     for _ in range(4):
         assert server.request("GET", "/")[0] == 200
     assert server.workers() == old
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+def curl_ok(port):
+    out = subprocess.run(["curl", "-sS", "--max-time", "10", f"http://127.0.0.1:{port}/"],
+                         capture_output=True)
+    return out.stdout == b"Hello, World!\n"
+
+
+def test_hup_rebinds_changed_listeners(server, tmp_path):
+    """HUP with a changed `bind`, as gunicorn: a kept address keeps its socket (a client
+    queued on it across the reload is answered), a new one is bound, a dropped one stops
+    accepting once the old workers are gone, and one that cannot be bound refuses the reload."""
+    cfg = str(tmp_path / "cppicorn.yaml")
+    first, second, third = server.port, free_port(), free_port()
+    write_config(cfg, 1, f"bind: ['127.0.0.1:{first}']\n")
+    server.start("-c", cfg, bind=False)
+    old = server.wait_workers(1)
+    queued = socket.create_connection(("127.0.0.1", first), timeout=10)
+
+    write_config(cfg, 1, f"bind: ['127.0.0.1:{first}', '127.0.0.1:{second}']\n")
+    server.signal(signal.SIGHUP)
+    wait_for(lambda: server.log_has(f"Listening at: http://127.0.0.1:{second}"),
+             what="the new listener")
+    both = wait_for(lambda: (lambda w: len(w) == 1 and not (w & old) and w)(server.workers()),
+                    what="the old worker replaced")
+    assert curl_ok(second) and curl_ok(first)
+    queued.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    reply = b""
+    while chunk := queued.recv(4096):
+        reply += chunk
+    queued.close()
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n"), reply
+
+    write_config(cfg, 1, f"bind: ['127.0.0.1:{second}']\n")
+    server.signal(signal.SIGHUP)
+    wait_for(lambda: server.log_has(f"Stopped listening at: http://127.0.0.1:{first}"),
+             what="the dropped listener logged")
+    wait_for(lambda: refused(first), what="the dropped address refusing connections")
+    assert curl_ok(second)
+    current = wait_for(lambda: (lambda w: len(w) == 1 and not (w & both) and w)(server.workers()),
+                       what="the worker replaced again")
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", third))
+        taken.listen(1)
+        write_config(cfg, 1, f"bind: ['127.0.0.1:{second}', '127.0.0.1:{third}']\n")
+        server.signal(signal.SIGHUP)
+        wait_for(lambda: server.log_has("Reload refused"), what="the reload refused")
+        line = next(x for x in server.log().splitlines() if "Reload refused" in x)
+        print(line)
+        assert f"cannot bind 127.0.0.1:{third}" in line
+        assert curl_ok(second)
+        assert server.workers() == current
 
 
 def test_term_with_idle_keepalive_connection(server):
