@@ -6,8 +6,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <algorithm>
-
 #include "log/log.h"
 #include "util/proctitle.h"
 
@@ -192,40 +190,60 @@ void Arbiter::handle_hup() {
 }
 
 // A reload that changes `bind`, as gunicorn's: listeners still named keep their socket (and
-// queue: nothing is lost), new ones are bound, dropped ones close here at once and in the
-// kernel when the old workers, which hold copies, have retired. False, with nothing
-// changed, when a new address cannot be had.
+// queue: nothing is lost), new ones are bound. Dropped ones close when the new generation
+// serves (finish_rebind), and in the kernel once the old workers, which hold copies, are
+// gone; if it fails, abort_reload puts the previous set back. False, with nothing changed,
+// when a new address cannot be had.
 bool Arbiter::rebind(const config::Settings& next) {
+  finish_rebind();  // a reload still in flight counts as done
   std::vector<net::InheritedFd> running;
   for (const net::Listener& l : listeners_)
     running.push_back({fcntl(l.fd.get(), F_DUPFD_CLOEXEC, 0), l.name});
   std::string error;
-  std::vector<std::string> dropped;  // open_listeners' notes on the sockets no bind kept
+  std::vector<std::string> unclaimed;  // open_listeners' notes on the sockets no bind kept
   auto opened = net::open_listeners(next.bind, std::move(running),
                                     net::ListenOptions{.backlog = next.backlog,
                                                        .reuse_port = next.reuse_port,
                                                        .defer_accept = next.defer_accept},
-                                    &error, &dropped);
+                                    &error, &unclaimed);
   if (!opened) {
     spdlog::error("Reload refused, keeping the running configuration: {}", error);
     return false;
   }
-  auto has_url = [](const std::vector<net::Listener>& ls, const std::string& url) {
-    return std::any_of(ls.begin(), ls.end(), [&](const net::Listener& l) { return l.url == url; });
-  };
   for (net::Listener& l : *opened) {
-    if (!has_url(listeners_, l.url)) spdlog::info("Listening at: {} ({})", l.url, getpid());
+    const net::Listener* old = find_listener(listeners_, l.url);
+    if (old == nullptr) spdlog::info("Listening at: {} ({})", l.url, getpid());
     // A socket file this master created stays its to remove on shutdown.
-    for (const net::Listener& old : listeners_)
-      if (old.url == l.url && l.unix_path.empty()) l.unix_path = old.unix_path;
+    if (old != nullptr && l.unix_path.empty()) l.unix_path = old->unix_path;
   }
-  for (const net::Listener& old : listeners_) {
-    if (has_url(*opened, old.url)) continue;
+  previous_listeners_ = std::exchange(listeners_, std::move(*opened));
+  return true;
+}
+
+void Arbiter::finish_rebind() {
+  for (const net::Listener& old : previous_listeners_) {
+    if (find_listener(listeners_, old.url) != nullptr) continue;
     spdlog::info("Stopped listening at: {}", old.url);
     if (!old.unix_path.empty()) unlink(old.unix_path.c_str());
   }
-  listeners_ = std::move(*opened);
-  return true;
+  previous_listeners_.clear();
+}
+
+void Arbiter::undo_rebind() {
+  if (previous_listeners_.empty()) return;
+  for (const net::Listener& l : listeners_) {
+    if (find_listener(previous_listeners_, l.url) != nullptr || l.unix_path.empty()) continue;
+    unlink(l.unix_path.c_str());  // bound by the failed reload
+  }
+  listeners_ = std::move(previous_listeners_);
+  previous_listeners_.clear();
+}
+
+const net::Listener* Arbiter::find_listener(const std::vector<net::Listener>& in,
+                                            const std::string& url) {
+  for (const net::Listener& l : in)
+    if (l.url == url) return &l;
+  return nullptr;
 }
 
 void Arbiter::handle_term() { stop(true); }

@@ -94,6 +94,10 @@ class Arbiter {
   void halt(int exit_code, const std::string& reason);
   void abort_reload(const std::string& reason);
   bool rebind(const config::Settings& next);
+  void finish_rebind();
+  void undo_rebind();
+  static const net::Listener* find_listener(const std::vector<net::Listener>& in,
+                                            const std::string& url);
   void tick();
   void send_watchdog();
   void update_status(bool force);
@@ -108,6 +112,7 @@ class Arbiter {
   config::Settings settings_;
   std::unique_ptr<config::Settings> previous_settings_;  // kept while a reload may fail
   std::vector<net::Listener> listeners_;
+  std::vector<net::Listener> previous_listeners_;  // kept while a reload that rebinds may fail
   std::unique_ptr<app::App> preloaded_;
   Scoreboard scoreboard_;
   systemd::Notifier notifier_;

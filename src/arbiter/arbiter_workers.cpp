@@ -45,6 +45,8 @@ void Arbiter::spawn_worker() {
     event_base_free(base_);
     base_ = nullptr;
     boot_read_.reset();
+    // Sockets a reload dropped: a worker holding a copy would keep them accepting.
+    previous_listeners_.clear();
     systemd::Notifier::forget_in_child();
     scoreboard_[slot].pid = getpid();
     std::string name = settings_.proc_name.empty() ? settings_.app : settings_.proc_name;
@@ -111,6 +113,7 @@ void Arbiter::manage_workers() {
   } else if (reloading_) {
     reloading_ = false;
     previous_settings_.reset();
+    finish_rebind();
     last_reload_ = fmt::format("last reload: generation {} with {} workers", generation_, wanted_);
     spdlog::info("Reloaded: {} new workers serving", wanted_);
     notifier_.ready(status_line());
@@ -199,6 +202,7 @@ void Arbiter::abort_reload(const std::string& reason) {
   }
   if (previous_settings_) settings_ = *previous_settings_;
   previous_settings_.reset();
+  undo_rebind();
   // The previous generation serves on as the current one, under a fresh number, so no
   // straggler of the aborted generation can ever be taken for it.
   const uint64_t aborted = generation_++;

@@ -301,6 +301,30 @@ def test_hup_rebinds_changed_listeners(server, tmp_path):
         assert server.workers() == current
 
 
+def test_failed_reload_puts_the_previous_listeners_back(server, tmp_path):
+    """A reload that binds a new address but whose workers cannot load the app is undone,
+    listeners included: the new address is released, the old one serves on."""
+    cfg = tmp_path / "cppicorn.yaml"
+    first, second = server.port, free_port()
+    settings = "workers: 1\ngraceful_timeout: 5\n"
+    cfg.write_text(f"app: hello:app\n{settings}bind: ['127.0.0.1:{first}']\n")
+    server.start("-c", str(cfg), app=None, bind=False)
+    old = server.wait_workers(1)
+    both = f"bind: ['127.0.0.1:{first}', '127.0.0.1:{second}']\n"
+    cfg.write_text(f"app: nosuchmodule:app\n{settings}{both}")
+    server.signal(signal.SIGHUP)
+    wait_for(lambda: server.log_has("Reload failed"), what="the failed reload logged")
+    wait_for(lambda: server.proc.poll() is not None or server.workers() == old,
+             what="the failed generation gone")
+    assert server.proc.poll() is None, f"a failed reload stopped the server:\n{server.log()}"
+    wait_for(lambda: refused(second), what="the failed reload's address released")
+    assert curl_ok(first)
+    cfg.write_text(f"app: hello:app\n{settings}{both}")
+    server.signal(signal.SIGHUP)
+    wait_for(lambda: curl_ok(second), what="the next good reload serving the new address")
+    assert curl_ok(first)
+
+
 def test_term_with_idle_keepalive_connection(server):
     """TERM must not wait for an idle keep-alive client: the worker closes it and exits by
     itself, long before --keep-alive or --graceful-timeout run out."""
