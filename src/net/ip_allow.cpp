@@ -45,10 +45,17 @@ bool parse_ip(std::string_view text, Ip16* out) {
 
 size_t format_ip(const Ip16& ip, char* buf) {
   if (is_mapped(ip)) {
-    inet_ntop(AF_INET, ip.data() + 12, buf, INET_ADDRSTRLEN);
-  } else {
-    inet_ntop(AF_INET6, ip.data(), buf, INET6_ADDRSTRLEN);
+    // Every connection's peer is formatted: glibc's inet_ntop goes through sprintf for
+    // IPv4 (about 1 % of a worker's time with Connection: close), to_chars does not.
+    char* p = buf;
+    for (int i = 12; i < 16; ++i) {
+      if (i > 12) *p++ = '.';
+      p = std::to_chars(p, buf + INET_ADDRSTRLEN, ip[static_cast<size_t>(i)]).ptr;
+    }
+    *p = '\0';
+    return static_cast<size_t>(p - buf);
   }
+  inet_ntop(AF_INET6, ip.data(), buf, INET6_ADDRSTRLEN);
   return std::strlen(buf);
 }
 

@@ -209,7 +209,8 @@ TEST(IpAllowList, UnixPeersAreTrusted) {
 }
 
 TEST(IpFormat, RoundTrip) {
-  for (const char* s : {"1.2.3.4", "::1", "2001:db8::7", "::ffff:1.2.3.4"}) {
+  for (const char* s : {"1.2.3.4", "0.0.0.0", "255.255.255.255", "10.0.100.9", "::1", "2001:db8::7",
+                        "::ffff:1.2.3.4"}) {
     Ip16 ip;
     ASSERT_TRUE(parse_ip(s, &ip));
     char buf[64];
