@@ -45,7 +45,7 @@ int Scoreboard::claim() {
 void Scoreboard::release(int slot) { slots_[slot].state = WorkerState::kFree; }
 
 int64_t monotonic_ms() {
-  timespec ts;
+  timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }

@@ -40,6 +40,7 @@ std::string fd_name(const net::Listener& l) {
   // a source. (Not "high" fds: RLIMIT_NOFILE is often just 1024 under systemd.)
   const int above = kSdListenFdsStart + static_cast<int>(listeners.size());
   std::vector<int> high;
+  high.reserve(listeners.size());
   for (const net::Listener& l : listeners) high.push_back(fcntl(l.fd.get(), F_DUPFD, above));
   int ready = fcntl(ready_write, F_DUPFD, above);
   for (int fd : high) {

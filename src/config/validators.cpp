@@ -33,7 +33,7 @@ bool valid_host(std::string_view s) {
 }
 
 bool valid_ipv6(std::string_view s) {
-  in6_addr addr;
+  in6_addr addr{};
   return inet_pton(AF_INET6, std::string(s).c_str(), &addr) == 1;
 }
 
@@ -104,7 +104,7 @@ std::string check_ip_or_network(std::string& v) {
   std::string_view sv = v;
   size_t slash = sv.find('/');
   std::string addr(sv.substr(0, slash));
-  in6_addr buf;
+  in6_addr buf{};
   int max_prefix = 0;
   if (inet_pton(AF_INET, addr.c_str(), &buf) == 1) {
     max_prefix = 32;

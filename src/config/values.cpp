@@ -20,6 +20,9 @@ template <class... F>
 struct Overload : F... {
   using F::operator()...;
 };
+// Spelled out for clang 14 (clang-tidy, the fuzz build), which does not deduce aggregates.
+template <class... F>
+Overload(F...) -> Overload<F...>;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);

@@ -85,7 +85,7 @@ std::string_view DateCache::line() {
   std::time_t now = std::time(nullptr);
   if (now != second_) {
     second_ = now;
-    std::tm tm;
+    std::tm tm{};
     gmtime_r(&now, &tm);
     len_ = std::strftime(buf_, sizeof buf_, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
   }

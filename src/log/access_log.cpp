@@ -34,7 +34,7 @@ using text::append_number;
 using text::iequals;
 using text::lower;
 
-constexpr size_t kFlushAt = 32 * 1024;  // write the buffer out beyond this many bytes
+constexpr size_t kFlushAt = size_t{32} * 1024;  // write the buffer out beyond this many bytes
 
 // clang-format off
 enum class Kind : uint8_t {
@@ -200,7 +200,7 @@ struct AccessLog::Impl {
     if (when.time_since_epoch().count() == 0) when = std::chrono::system_clock::now();
     time_t secs = std::chrono::system_clock::to_time_t(when);
     if (secs != date_second) {
-      struct tm tm;
+      struct tm tm {};
       localtime_r(&secs, &tm);
       date_len = std::strftime(date, sizeof date, "[%d/%b/%Y:%H:%M:%S %z]", &tm);
       date_second = secs;
@@ -220,7 +220,7 @@ struct AccessLog::Impl {
     close_fd();
     fd = new_fd;
     owns_fd = path != "-";
-    struct stat st;
+    struct stat st {};
     regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     chown_file();
     return true;

@@ -143,7 +143,7 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
   void append_prefix(const spdlog::details::log_msg& msg) {
     time_t secs = std::chrono::system_clock::to_time_t(msg.time);
     if (secs != cached_second_ || date_len_ == 0) {
-      struct tm tm;
+      struct tm tm {};
       localtime_r(&secs, &tm);
       date_len_ = std::strftime(date_, sizeof date_, "[%Y-%m-%d %H:%M:%S %z] ", &tm);
       cached_second_ = secs;
@@ -202,7 +202,7 @@ bool is_journal_stream(int fd, const char* journal_stream) {
   char tail = 0;
   // Exactly "DEV:INODE", both decimal (systemd.exec(5)); %c catches trailing garbage.
   if (std::sscanf(journal_stream, "%ju:%ju%c", &dev, &ino, &tail) != 2) return false;
-  struct stat st;
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return false;
   return static_cast<uintmax_t>(st.st_dev) == dev && static_cast<uintmax_t>(st.st_ino) == ino;
 }

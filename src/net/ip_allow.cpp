@@ -29,13 +29,13 @@ bool parse_ip(std::string_view text, Ip16* out) {
   if (text.empty() || text.size() >= sizeof buf) return false;
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
-  in_addr v4;
+  in_addr v4{};
   if (inet_pton(AF_INET, buf, &v4) == 1) {
     std::memcpy(out->data(), kMappedPrefix, 12);
     std::memcpy(out->data() + 12, &v4, 4);
     return true;
   }
-  in6_addr v6;
+  in6_addr v6{};
   if (inet_pton(AF_INET6, buf, &v6) == 1) {
     std::memcpy(out->data(), &v6, 16);
     return true;

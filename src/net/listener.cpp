@@ -115,7 +115,7 @@ std::optional<Listener> bind_unix(const BindSpec& spec, const ListenOptions& opt
   }
   std::memcpy(addr.sun_path, spec.path.data(), spec.path.size());
   // A socket file left by a previous run would make bind fail; files of other types stay.
-  struct stat st;
+  struct stat st {};
   if (lstat(spec.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(spec.path.c_str());
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd || bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||

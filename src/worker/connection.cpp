@@ -21,7 +21,7 @@ namespace {
 constexpr size_t kInitialBuffer = 16384;
 
 timeval to_timeval(double seconds) {
-  timeval tv;
+  timeval tv{};
   tv.tv_sec = static_cast<time_t>(seconds);
   tv.tv_usec = static_cast<suseconds_t>((seconds - static_cast<double>(tv.tv_sec)) * 1e6);
   return tv;
