@@ -4,6 +4,7 @@ test app run under wsgiref.validate.validator (apps/wsgi_checked.py), a Flask ap
 import http.client
 import json
 import os
+import signal
 import socket
 import time
 
@@ -264,6 +265,37 @@ def test_app_threads_run_between_requests(checked):
     _, second = get(conn, "/ticks")
     assert json.loads(second) - json.loads(first) >= 10
     conn.close()
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+RELOADABLE = """
+import atexit, os
+VERSION = {version!r}
+atexit.register(lambda: open(os.environ["ATEXIT_FILE"], "a").write(f"exit {{os.getpid()}}\\n"))
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [VERSION.encode()]
+"""
+
+
+def test_reload_picks_up_new_code_and_atexit_runs(server, tmp_path):
+    appdir = tmp_path / "site"
+    appdir.mkdir()
+    (appdir / "reloadable.py").write_text(RELOADABLE.format(version="v1"))
+    atexit_file = str(tmp_path / "atexit.txt")
+    server.start("-w", "2", "--app-path", str(appdir), app="reloadable:app",
+                 env={**ENV, "ATEXIT_FILE": atexit_file})
+    old = server.wait_workers(2)
+    assert server.request("GET", "/")[2] == b"v1"
+    (appdir / "reloadable.py").write_text(RELOADABLE.format(version="v2"))
+    server.signal(signal.SIGHUP)  # new workers import the module again
+    wait_for(lambda: server.request("GET", "/")[2] == b"v2" and not (server.workers() & old),
+             15, what="the new generation serving v2")
+    # The old workers stopped gracefully: the interpreter finalized, atexit handlers ran.
+    with open(atexit_file) as f:
+        assert sorted(f.read().split()[1::2]) == sorted(str(p) for p in old)
 
 
 # -- loading -----------------------------------------------------------------------------------
