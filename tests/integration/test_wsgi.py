@@ -347,6 +347,8 @@ def test_flask_app(server):
     server.start("-w", "2", "--app-path", APPS, app="flaskapp:app", env=ENV)
     status, headers, body = server.request("GET", "/")
     assert (status, body) == (200, b"Hello from Flask")
+    status, headers, body = server.request("HEAD", "/")  # Werkzeug gives no body, a length
+    assert (status, headers["Content-Length"], body) == (200, "16", b"")
     status, _, body = server.request("POST", "/json", body=json.dumps({"a": [1, 2]}),
                                      headers={"Content-Type": "application/json"})
     assert status == 200 and json.loads(body) == {"got": {"a": [1, 2]}, "length": 13}
