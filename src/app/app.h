@@ -30,6 +30,11 @@ class Exchange {
   virtual void add_header(std::string_view name, std::string_view value) = 0;
   virtual void write(const void* data, size_t len) = 0;
   virtual int stream(const void* data, size_t len) = 0;
+  // The body's length as the app announces it (its Content-Length), before the first
+  // stream(): the streamed body is then framed by Content-Length instead of chunks (bytes
+  // beyond it are dropped; a body that ends short closes the connection), and a HEAD
+  // response carries it even though no body is given.
+  virtual void set_content_length(uint64_t length) = 0;
   virtual int send_file(int fd, int64_t offset, int64_t len) = 0;
 };
 

@@ -1,5 +1,6 @@
 // Native apps: module.so loaded with dlopen, its `const cppicorn_app` symbol checked for ABI
-// version and size, then called through the C ABI.
+// version and size, then called through the C ABI. Without a module.so, a Python module
+// (module.py or a package) is handed to the WSGI plugin (wsgi_loader.cpp).
 #include <dlfcn.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 
 #include "app/app.h"
 #include "app/host_api.h"
+#include "app/wsgi_plugin.h"
 #include "config/settings.h"
 
 namespace cppicorn::app {
@@ -55,6 +57,39 @@ std::vector<std::filesystem::path> candidates(std::string_view module,
   if (!app_path.empty()) out.push_back(std::filesystem::path(app_path) / file);
   out.push_back(std::filesystem::current_path() / file);
   return out;
+}
+
+// A Python module named like "pkg.mod": the directory (app_path, then the current one)
+// holding pkg.py or pkg/__init__.py, or "" when there is none.
+std::string python_dir(std::string_view module, const std::string& app_path, std::string* tried) {
+  if (module.find('/') != std::string::npos) return {};
+  std::string top(module.substr(0, module.find('.')));
+  std::vector<std::filesystem::path> dirs;
+  if (!app_path.empty()) dirs.emplace_back(app_path);
+  dirs.push_back(std::filesystem::current_path());
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    for (const auto& file : {dir / (top + ".py"), dir / top / "__init__.py"}) {
+      if (std::filesystem::exists(file, ec)) return dir.string();
+      *tried += ", " + file.string();
+    }
+  }
+  return {};
+}
+
+std::unique_ptr<App> load_python(const config::Settings& settings, std::string_view module,
+                                 const std::string& symbol, const std::string& dir,
+                                 std::string* error) {
+  WsgiSpec spec;
+  spec.version = CPPICORN_VERSION;
+  spec.app = settings.app;
+  spec.module = module;
+  spec.callable = symbol;
+  // sys.path[0] is where the module is, as gunicorn puts its working directory there.
+  spec.sys_path.push_back(dir);
+  std::string cwd = std::filesystem::current_path().string();
+  if (cwd != dir) spec.sys_path.push_back(cwd);
+  return load_wsgi(spec, error);
 }
 
 }  // namespace
@@ -102,6 +137,9 @@ std::unique_ptr<App> load(const config::Settings& settings, std::string* error) 
     }
     spdlog::debug("Loaded app {} from {}", spec, path.string());
     return std::make_unique<NativeApp>(dl, app);
+  }
+  if (std::string dir = python_dir(module, settings.app_path, &tried); !dir.empty()) {
+    return load_python(settings, module, symbol, dir, error);
   }
   *error = fmt::format("cannot load app '{}': module not found (tried {})", spec, tried);
   return nullptr;

@@ -49,8 +49,8 @@ const Setting kTable[] = {
      .field = &Settings::app_path,
      .section = kApplication,
      .meta = "DIR",
-     .doc = "A directory searched for the application module (MODULE.so) before the "
-            "working directory.",
+     .doc = "A directory searched for the application module (MODULE.so, or a Python "
+            "MODULE.py or package) before the working directory.",
      .default_doc = "none"},
     {.name = "preload",
      .flags = "--preload",

@@ -209,7 +209,8 @@ void Connection::reset_response() {
   out_sent_ = body_sent_ = 0;
   file_.reset();
   file_off_ = file_left_ = 0;
-  streaming_ = head_sent_ = false;
+  streaming_ = head_sent_ = declared_ = false;
+  declared_length_ = 0;
   bytes_sent_ = 0;
 }
 
@@ -268,7 +269,14 @@ bool Connection::body_settled() {
 void Connection::respond() {
   const bool head_request = request_.method == "HEAD";
   if (streaming_) {
-    if (!head_request && request_.version_minor == 1 &&
+    const bool has_body = !head_request && http::status_allows_body(status_);
+    if (declared_ && has_body && bytes_sent_ < declared_length_) {
+      spdlog::warn("Response to {} ended {} bytes short of its Content-Length; closing",
+                   request_line(request_), declared_length_ - bytes_sent_);
+      close();  // the client must see a truncated response, never the next one
+      return;
+    }
+    if (!declared_ && has_body && request_.version_minor == 1 &&
         !send_all_blocking("0\r\n\r\n", 5, nullptr, 0)) {
       close();
       return;
@@ -290,6 +298,10 @@ void Connection::respond() {
     file_left_ = 0;
   } else {
     head.content_length = file_ ? static_cast<uint64_t>(file_left_) : body_.size();
+    // HEAD: the app may announce the length of the body it does not give.
+    if (head_request && declared_ && !file_ && body_.empty()) {
+      head.content_length = declared_length_;
+    }
   }
   http::render_head(head, worker_.date(), out_);
   if (head_request) {

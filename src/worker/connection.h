@@ -49,6 +49,7 @@ class Connection final : public app::Exchange {
   void add_header(std::string_view name, std::string_view value) override;
   void write(const void* data, size_t len) override;
   int stream(const void* data, size_t len) override;
+  void set_content_length(uint64_t length) override;
   int send_file(int fd, int64_t offset, int64_t len) override;
 
  private:
@@ -156,6 +157,8 @@ class Connection final : public app::Exchange {
   int64_t file_left_ = 0;
   bool streaming_ = false;
   bool head_sent_ = false;
+  bool declared_ = false;  // the app announced the body's length: declared_length_
+  uint64_t declared_length_ = 0;
   bool keep_alive_ = true;
   uint64_t bytes_sent_ = 0;  // body bytes, for the access log
 };

@@ -197,22 +197,29 @@ bool Connection::send_all_blocking(const char* a, size_t alen, const char* b, si
 int Connection::stream(const void* data, size_t len) {
   if (state_ == State::kClosed) return -1;
   const bool head_request = request_.method == "HEAD";
-  const bool chunked = request_.version_minor == 1;
+  const bool chunked = !declared_ && request_.version_minor == 1;
   out_.clear();
   if (!head_sent_) {
     http::ResponseHead head;
     head.status = status_;
     head.version_minor = request_.version_minor;
-    if (!chunked) keep_alive_ = false;  // HTTP/1.0: the end of the body is the close
+    // HTTP/1.0 without a length: the end of the body is the close.
+    if (!chunked && !declared_) keep_alive_ = false;
     body_settled();
     head.keep_alive = keep_alive_;
     head.framing = !http::status_allows_body(status_) ? http::Framing::kNoBody
+                   : declared_                        ? http::Framing::kContentLength
                    : chunked                          ? http::Framing::kChunked
                                                       : http::Framing::kClose;
+    head.content_length = declared_length_;
     head.app_fields = fields_;
     head.server = server_from_app_ ? std::string_view() : worker_.settings().server_header;
     http::render_head(head, worker_.date(), out_);
     head_sent_ = streaming_ = true;
+  }
+  if (declared_ && len > declared_length_ - bytes_sent_) {
+    spdlog::warn("Dropping response bytes beyond the Content-Length the app announced");
+    len = static_cast<size_t>(declared_length_ - bytes_sent_);
   }
   if (head_request || len == 0 || !http::status_allows_body(status_)) {
     return out_.empty() || send_all_blocking(out_.data(), out_.size(), nullptr, 0) ? 0 : -1;
@@ -226,6 +233,12 @@ int Connection::stream(const void* data, size_t len) {
   }
   bytes_sent_ += len;
   return 0;
+}
+
+void Connection::set_content_length(uint64_t length) {
+  if (head_sent_) return;
+  declared_ = true;
+  declared_length_ = length;
 }
 
 void Connection::add_header(std::string_view name, std::string_view value) {

@@ -16,7 +16,7 @@
 #    `dpkg -i` (fails on the missing dependencies, as it should), `apt-get install -f`;
 #    nothing is started or enabled by that; the cppicorn user exists; `systemctl start
 #    cppicorn@hello` answers "Hello, World!"; a reload, a USR2 upgrade (MAINPID hand-over)
-#    and the socket unit work;
+#    and the socket unit work; the tutorial's myapp.py runs through the WSGI plugin;
 #    `apt-get remove` stops the instances and keeps the admin's edited hello.yaml and nothing
 #    else of the package; `dpkg --purge` leaves nothing behind (a diff of the root's file list
 #    before the package and after the purge, less the files of the dependencies).
@@ -209,6 +209,21 @@ check socket-activation "$([ "$rc" = 0 ] && [ "$before" = inactive ] && [ "$body
                            active cppicorn@hello.service; echo $?)" \
     "enable --now exit $rc; service $before before the first connection, curl: '$body' ($(sd_el "$t") s)"
 
+# A Python WSGI app (the tutorial's myapp.py, installed with the examples) under the hardened
+# template unit, through the packaged plugin and the libpython dpkg-shlibdeps made the package
+# depend on. (ProtectSystem=strict keeps Python from writing bytecode under /usr.)
+t=$(sd_now)
+ex=$(inside sed -n 's/^chdir: *//p' /etc/cppicorn/hello.yaml)
+printf 'app: myapp:app\nchdir: %s\nbind: [127.0.0.1:8002]\nworkers: 1\n' "$ex" |
+    write_file /etc/cppicorn/wsgi.yaml
+sc start cppicorn@wsgi.service; rc=$?
+body=$(HTTP_TIMEOUT=5 http http://127.0.0.1:8002/)
+check wsgi-myapp "$([ "$rc" = 0 ] && [ "$body" = "Hello, World!" ]; echo $?)" \
+    "systemctl start cppicorn@wsgi (myapp:app in $ex) exit $rc, curl: '$body' ($(sd_el "$t") s)"
+[ "$body" = "Hello, World!" ] || inside journalctl -q --no-pager -n 30 -u cppicorn@wsgi.service
+sc stop cppicorn@wsgi.service
+inside rm -f /etc/cppicorn/wsgi.yaml
+
 # ---- remove: the admin's edit stays, nothing else of the package does ----------------------
 t=$(sd_now)
 echo "# edited by the admin" | inside sh -c 'cat >> /etc/cppicorn/hello.yaml'
@@ -239,10 +254,15 @@ inside env DEBIAN_FRONTEND=noninteractive timeout 300 dpkg --purge "$PKG" > "$WO
 rc=$?
 status=$(inside dpkg-query -W -f '${db:Status-Abbrev}' "$PKG" 2>/dev/null)
 snapshot after
-# dependencies' files (dpkg -L, canonical) are expected; so is a little system state
+# dependencies' files (dpkg -L, canonical) are expected; so is a little system state, and
+# what a dependency's postinst makes outside dpkg's lists (readline-common, which libpython
+# pulls in, copies /usr/share/readline/inputrc to /etc/inputrc)
 for p in $(cat "$WORK/pkgs-new"); do inside dpkg -L "$p"; done 2>/dev/null | canon | sort -u > "$WORK/deps-files"
+deps_made=""
+grep -qx readline-common "$WORK/pkgs-new" && deps_made='|^/etc/inputrc$'
 comm -13 "$WORK/before" "$WORK/after" | comm -23 - "$WORK/deps-files" |
-    grep -vE '^/etc/(passwd|group|shadow|gshadow|subuid|subgid)-?$|^/etc/ld\.so\.cache$' > "$WORK/leftover"
+    grep -vE "^/etc/(passwd|group|shadow|gshadow|subuid|subgid)-?\$|^/etc/ld\.so\.cache\$$deps_made" \
+    > "$WORK/leftover"
 # and the package's own paths that exist now but did not before
 while read -r f; do
     [ -e "$ROOT$f" ] || [ -L "$ROOT$f" ] || continue

@@ -1,0 +1,76 @@
+// Internals of the WSGI plugin (PEP 3333 on embedded CPython), shared by its files:
+//   wsgi_app.cpp  interpreter start, app import, WsgiApp (calls the app, sends its result)
+//   environ.cpp   the environ dict of one request
+//   runtime.cpp   the _cppicorn module: start_response, write, body reads, log lines;
+//                 wsgi.input, wsgi.errors and wsgi.file_wrapper written in Python on top
+// One request at a time per process: the request being served is a process-wide Current.
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app/app.h"
+
+namespace cppicorn::wsgi {
+
+// An owned reference to a Python object (nullptr allowed).
+class Ref {
+ public:
+  Ref() = default;
+  explicit Ref(PyObject* owned) : p_(owned) {}  // steals the reference
+  static Ref borrow(PyObject* p) { return Ref(Py_XNewRef(p)); }
+  Ref(Ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  Ref& operator=(Ref&& o) noexcept {
+    Py_XSETREF(p_, std::exchange(o.p_, nullptr));
+    return *this;
+  }
+  Ref(const Ref&) = delete;
+  Ref& operator=(const Ref&) = delete;
+  ~Ref() { Py_XDECREF(p_); }
+  PyObject* get() const { return p_; }
+  PyObject* release() { return std::exchange(p_, nullptr); }
+  explicit operator bool() const { return p_ != nullptr; }
+
+ private:
+  PyObject* p_ = nullptr;
+};
+
+// The response as start_response left it, and where sending it stands.
+struct Current {
+  app::Exchange* x = nullptr;  // null between requests
+  uint64_t serial = 0;         // identifies the request to wsgi.input objects
+  bool started = false;        // start_response was called
+  bool sent = false;           // status and headers went to the Exchange (committed)
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+Current& current();
+
+// Status and headers to the Exchange (once): Content-Length becomes set_content_length.
+void commit();
+
+// The _cppicorn module (runtime.cpp): registered before the interpreter starts.
+PyObject* init_runtime_module();
+// After start: runs the Python half of the runtime and keeps what environ needs. False with
+// a Python error set.
+bool load_runtime();
+PyObject* start_response_fn();  // borrowed
+PyObject* file_wrapper_type();  // borrowed
+PyObject* errors_stream();      // borrowed
+// A new wsgi.input for the current request.
+PyObject* new_input();
+
+// The environ of the current request (environ.cpp). Nullptr with a Python error set.
+PyObject* make_environ(app::Exchange& x);
+// Builds the constant part once, after load_runtime().
+bool init_environ();
+
+// The pending Python exception (cleared) as "Type: message" plus its traceback.
+std::string format_exception();
+
+}  // namespace cppicorn::wsgi

@@ -1,0 +1,296 @@
+// WsgiApp: a Python WSGI application (PEP 3333) on embedded CPython, and the plugin's
+// factory. The interpreter starts where the app is loaded (the worker, or the master with
+// --preload; the worker then runs PyOS_AfterFork_Child). The worker's one thread holds the GIL
+// while it serves a request and releases it between requests, so threads the app starts
+// still run while the worker waits for connections.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "app/wsgi/wsgi.h"
+#include "app/wsgi_plugin.h"
+
+namespace cppicorn::wsgi {
+namespace {
+
+// A fully built list or tuple cannot block: up to this many bytes of it go out in one
+// buffered response with a Content-Length; anything else is streamed as it comes.
+constexpr size_t kBufferLimit = 1 << 20;
+
+pid_t g_init_pid = 0;
+
+bool start_interpreter(std::string* error) {
+  if (Py_IsInitialized()) return true;
+  if (PyImport_AppendInittab("_cppicorn", init_runtime_module) != 0) {
+    *error = "cannot register the _cppicorn module";
+    return false;
+  }
+  PyConfig config;
+  PyConfig_InitPythonConfig(&config);  // as python3: PYTHONPATH and the like still apply
+  config.install_signal_handlers = 0;  // signals are the server's
+  config.parse_argv = 0;
+  // The interpreter the headers came from: its prefix finds the standard library and
+  // sys.executable is a real Python (for multiprocessing and subprocess), never whatever
+  // "python3" comes first in PATH.
+  PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, CPPICORN_PYTHON_PROGRAM);
+  char arg0[] = "cppicorn";
+  char* argv[] = {arg0};
+  if (!PyStatus_Exception(status)) status = PyConfig_SetBytesArgv(&config, 1, argv);
+  if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
+  PyConfig_Clear(&config);
+  if (PyStatus_Exception(status)) {
+    *error = fmt::format("Python failed to start: {}{}{}", status.func ? status.func : "",
+                         status.func ? ": " : "", status.err_msg ? status.err_msg : "");
+    return false;
+  }
+  g_init_pid = getpid();
+  return true;
+}
+
+void flush_std_streams() {
+  for (const char* name : {"stdout", "stderr"}) {
+    PyObject* stream = PySys_GetObject(name);  // borrowed
+    if (stream == nullptr || stream == Py_None) continue;
+    Ref r(PyObject_CallMethod(stream, "flush", nullptr));
+    if (!r) PyErr_Clear();
+  }
+}
+
+// "module:name" or "module:name()" (a factory, as Flask's create_app) to the app object.
+PyObject* import_app(const app::WsgiSpec& spec, std::string* error) {
+  PyObject* path = PySys_GetObject("path");  // borrowed
+  for (auto dir = spec.sys_path.rbegin(); path != nullptr && dir != spec.sys_path.rend(); ++dir) {
+    Ref entry(PyUnicode_DecodeFSDefault(dir->c_str()));
+    if (!entry || PyList_Insert(path, 0, entry.get()) != 0) PyErr_Clear();
+  }
+  std::string name = spec.callable;
+  const bool call = name.ends_with("()");
+  if (call) name.resize(name.size() - 2);
+  if (name.empty() || name.find_first_of("()., ") != std::string::npos) {
+    *error = fmt::format("cannot load app '{}': expected MODULE:NAME or MODULE:NAME()", spec.app);
+    return nullptr;
+  }
+  Ref module(PyImport_ImportModule(spec.module.c_str()));
+  if (!module) {
+    *error = fmt::format("cannot load app '{}': importing {} failed:\n{}", spec.app, spec.module,
+                         format_exception());
+    return nullptr;
+  }
+  Ref app(PyObject_GetAttrString(module.get(), name.c_str()));
+  if (!app) {
+    PyErr_Clear();
+    Ref file(PyObject_GetAttrString(module.get(), "__file__"));
+    const char* where = file && PyUnicode_Check(file.get()) ? PyUnicode_AsUTF8(file.get()) : "";
+    PyErr_Clear();
+    *error = fmt::format("cannot load app '{}': no '{}' in module {} ({})", spec.app, name,
+                         spec.module, where ? where : "");
+    return nullptr;
+  }
+  if (call) {
+    app = Ref(PyObject_CallNoArgs(app.get()));
+    if (!app) {
+      *error =
+          fmt::format("cannot load app '{}': {}() failed:\n{}", spec.app, name, format_exception());
+      return nullptr;
+    }
+  }
+  if (!PyCallable_Check(app.get())) {
+    *error = fmt::format("cannot load app '{}': '{}' is a {}, not a WSGI callable", spec.app,
+                         spec.callable, Py_TYPE(app.get())->tp_name);
+    return nullptr;
+  }
+  return app.release();
+}
+
+class WsgiApp final : public app::App {
+ public:
+  explicit WsgiApp(PyObject* app) : app_(app) {}
+  // The app object is never released: the interpreter may be gone by then.
+  ~WsgiApp() override = default;
+
+  bool worker_start(std::string*) override {
+    if (getpid() != g_init_pid) PyOS_AfterFork_Child();  // loaded in the master (--preload)
+    idle_ = PyEval_SaveThread();
+    return true;
+  }
+
+  void worker_stop() override {
+    PyEval_RestoreThread(idle_);
+    flush_std_streams();
+    if (PyObject* errors = errors_stream(); errors != nullptr) {
+      Ref r(PyObject_CallMethod(errors, "flush", nullptr));
+      if (!r) PyErr_Clear();
+    }
+    Py_FinalizeEx();  // runs the app's atexit handlers, as a Python process would
+  }
+
+  bool handle(app::Exchange& x) override {
+    PyEval_RestoreThread(idle_);
+    Current& c = current();
+    c.x = &x;
+    c.serial = ++serial_;
+    c.started = c.sent = false;
+    c.status = 200;
+    c.headers.clear();
+    bool ok = serve(x);
+    c.x = nullptr;
+    idle_ = PyEval_SaveThread();
+    return ok;
+  }
+
+ private:
+  bool serve(app::Exchange& x) {
+    Ref environ(make_environ(x));
+    if (!environ) return fail(x);
+    PyObject* args[] = {environ.get(), start_response_fn()};
+    Ref result(PyObject_Vectorcall(app_, args, 2, nullptr));
+    if (!result) return fail(x);
+    bool ok = send(x, result.get());
+    return close(x, result.get()) && ok;
+  }
+
+  // Logs the pending exception with the request; the worker answers 500 if nothing was
+  // sent yet, or else closes the connection.
+  bool fail(app::Exchange& x) {
+    const http::Request& r = x.request();
+    spdlog::error("Error handling request {} {}:\n{}", r.method, r.target, format_exception());
+    return false;
+  }
+
+  bool send(app::Exchange& x, PyObject* result) {
+    Current& c = current();
+    if (Py_IS_TYPE(result, reinterpret_cast<PyTypeObject*>(file_wrapper_type())) && !c.sent &&
+        c.started && send_file(x, result)) {
+      return true;
+    }
+    bool buffering =
+        !c.sent && (PyList_CheckExact(result) || PyTuple_CheckExact(result) ||
+                    Py_IS_TYPE(result, &PyListIter_Type) || Py_IS_TYPE(result, &PyTupleIter_Type));
+    std::vector<Ref> held;
+    size_t total = 0;
+    Ref it(PyObject_GetIter(result));
+    if (!it) return fail(x);
+    for (;;) {
+      Ref item(PyIter_Next(it.get()));
+      if (!item) {
+        if (PyErr_Occurred()) return fail(x);
+        break;
+      }
+      if (!PyBytes_Check(item.get())) {
+        PyErr_Format(PyExc_TypeError, "the app's body items must be bytes, not %.100s",
+                     Py_TYPE(item.get())->tp_name);
+        return fail(x);
+      }
+      const size_t n = static_cast<size_t>(PyBytes_GET_SIZE(item.get()));
+      if (n == 0) continue;
+      if (!c.started) {
+        PyErr_SetString(PyExc_RuntimeError, "the app gave body bytes before start_response()");
+        return fail(x);
+      }
+      if (buffering) {
+        total += n;
+        held.push_back(std::move(item));
+        if (total <= kBufferLimit) continue;
+        buffering = false;  // too big to hold: stream what was kept, then the rest
+        commit();
+        for (const Ref& h : held) {
+          if (!stream(x, h.get())) return false;
+        }
+        held.clear();
+        continue;
+      }
+      commit();
+      if (!stream(x, item.get())) return false;
+    }
+    if (!c.started) {
+      PyErr_SetString(PyExc_RuntimeError, "the app did not call start_response()");
+      return fail(x);
+    }
+    commit();
+    for (const Ref& h : held) {
+      x.write(PyBytes_AS_STRING(h.get()), static_cast<size_t>(PyBytes_GET_SIZE(h.get())));
+    }
+    return true;
+  }
+
+  static bool stream(app::Exchange& x, PyObject* bytes) {
+    if (x.stream(PyBytes_AS_STRING(bytes), static_cast<size_t>(PyBytes_GET_SIZE(bytes))) == 0) {
+      return true;
+    }
+    spdlog::debug("Client gone while sending the response to {} {}", x.request().method,
+                  x.request().target);
+    return false;
+  }
+
+  // wsgi.file_wrapper around a regular file: sendfile() from where the file is positioned.
+  bool send_file(app::Exchange& x, PyObject* wrapper) {
+    Ref filelike(PyObject_GetAttrString(wrapper, "filelike"));
+    Ref fileno(filelike ? PyObject_CallMethod(filelike.get(), "fileno", nullptr) : nullptr);
+    int fd = fileno ? static_cast<int>(PyLong_AsLong(fileno.get())) : -1;
+    if (PyErr_Occurred()) PyErr_Clear();
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    Ref tell(PyObject_CallMethod(filelike.get(), "tell", nullptr));
+    int64_t offset = tell ? PyLong_AsLongLong(tell.get()) : lseek(fd, 0, SEEK_CUR);
+    if (PyErr_Occurred()) {
+      PyErr_Clear();
+      offset = lseek(fd, 0, SEEK_CUR);
+    }
+    if (offset < 0) return false;
+    int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);  // the app closes its file object right after
+    if (own < 0) return false;
+    commit();
+    return x.send_file(own, offset, std::max<int64_t>(st.st_size - offset, 0)) == 0;
+  }
+
+  // The result's close(), always called (PEP 3333).
+  bool close(app::Exchange& x, PyObject* result) {
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result) ||
+        Py_IS_TYPE(result, &PyListIter_Type) || Py_IS_TYPE(result, &PyTupleIter_Type)) {
+      return true;
+    }
+    Ref close(PyObject_GetAttrString(result, "close"));
+    if (!close) {
+      if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return fail(x);
+      PyErr_Clear();
+      return true;
+    }
+    Ref r(PyObject_CallNoArgs(close.get()));
+    return r ? true : fail(x);
+  }
+
+  PyObject* app_;
+  PyThreadState* idle_ = nullptr;
+  uint64_t serial_ = 0;
+};
+
+}  // namespace
+}  // namespace cppicorn::wsgi
+
+extern "C" __attribute__((visibility("default"))) cppicorn::app::App* cppicorn_wsgi_create(
+    const cppicorn::app::WsgiSpec* spec, std::string* error) {
+  using namespace cppicorn::wsgi;
+  if (spec->abi != cppicorn::app::kWsgiAbi || std::strcmp(spec->version, CPPICORN_VERSION) != 0) {
+    *error = fmt::format("cannot load app: wsgi.so is from cppicorn {}, the server is {}",
+                         CPPICORN_VERSION,
+                         spec->abi == cppicorn::app::kWsgiAbi ? spec->version : "of another ABI");
+    return nullptr;
+  }
+  if (!start_interpreter(error)) return nullptr;
+  if (!load_runtime() || !init_environ()) {
+    *error = fmt::format("cannot load app '{}': the WSGI runtime failed:\n{}", spec->app,
+                         format_exception());
+    return nullptr;
+  }
+  PyObject* app = import_app(*spec, error);
+  flush_std_streams();  // before any fork, so buffered output is not written twice
+  if (app == nullptr) return nullptr;
+  spdlog::debug("Loaded Python app {}", spec->app);
+  return new WsgiApp(app);
+}

@@ -1,0 +1,59 @@
+// The server side of the WSGI plugin: finds wsgi.so relative to the running executable,
+// dlopens it with RTLD_GLOBAL and calls its factory.
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "app/wsgi_plugin.h"
+
+#ifndef CPPICORN_WSGI_PLUGIN_RELPATH
+#define CPPICORN_WSGI_PLUGIN_RELPATH "../lib/cppicorn/wsgi.so"
+#endif
+
+namespace cppicorn::app {
+
+std::unique_ptr<App> load_wsgi(const WsgiSpec& spec, std::string* error) {
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    *error = fmt::format("cannot load app '{}': /proc/self/exe: {}", spec.app, ec.message());
+    return nullptr;
+  }
+  // Installed: <prefix>/<bindir>/cppicorn finds <prefix>/<libdir>/cppicorn/wsgi.so; in the
+  // build tree the plugin sits next to the binary.
+  const std::vector<std::filesystem::path> candidates = {
+      (exe.parent_path() / CPPICORN_WSGI_PLUGIN_RELPATH).lexically_normal(),
+      exe.parent_path() / "wsgi.so"};
+  std::string tried;
+  for (const auto& path : candidates) {
+    if (!std::filesystem::exists(path, ec)) {
+      tried += (tried.empty() ? "" : ", ") + path.string();
+      continue;
+    }
+    // RTLD_GLOBAL: Python's extension modules (_json, _ssl, markupsafe's speedups...) are not
+    // linked against libpython and expect its symbols in the global scope, as in python3.
+    void* dl = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+    if (dl == nullptr) {
+      *error = fmt::format("cannot load app '{}': Python support: {}", spec.app, dlerror());
+      return nullptr;
+    }
+    auto factory = reinterpret_cast<WsgiFactory>(dlsym(dl, kWsgiFactorySymbol));
+    if (factory == nullptr) {
+      *error = fmt::format("cannot load app '{}': {} is not a cppicorn WSGI plugin", spec.app,
+                           path.string());
+      return nullptr;
+    }
+    spdlog::debug("Loading Python app {} with {}", spec.app, path.string());
+    return std::unique_ptr<App>(factory(&spec, error));  // never dlclosed, as native apps
+  }
+  *error = fmt::format(
+      "cannot load app '{}': it is a Python module, but Python support (wsgi.so) is not "
+      "installed (tried {})",
+      spec.app, tried);
+  return nullptr;
+}
+
+}  // namespace cppicorn::app

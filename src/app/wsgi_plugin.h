@@ -1,0 +1,37 @@
+// The contract between the server and its WSGI plugin (wsgi.so, built from src/app/wsgi/):
+// app::load() dlopens the plugin only for Python apps, so native-only servers never load
+// libpython, and calls its one factory with a WsgiSpec. Server and plugin are built together;
+// kWsgiAbi and the version string catch a plugin from another build.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/app.h"
+
+namespace cppicorn::app {
+
+// Bump when WsgiSpec, App or Exchange change shape.
+constexpr int kWsgiAbi = 1;
+
+// What the plugin needs to load a Python app.
+struct WsgiSpec {
+  int abi = kWsgiAbi;                 // first, so any plugin can check it
+  const char* version = nullptr;      // the server's CPPICORN_VERSION
+  std::string app;                    // "myapp:app", for messages
+  std::string module;                 // "myapp" or "package.module"
+  std::string callable;               // "app", or "create_app()" for a factory to call
+  std::vector<std::string> sys_path;  // prepended to sys.path, in this order
+};
+
+// The plugin's factory: initialises CPython (once per process), imports the module and
+// returns the app, or nullptr with *error (the message and the Python traceback).
+using WsgiFactory = App* (*)(const WsgiSpec* spec, std::string* error);
+inline constexpr char kWsgiFactorySymbol[] = "cppicorn_wsgi_create";
+
+// Loads wsgi.so (found next to the executable: <bindir>/../<libdir>/cppicorn/wsgi.so when
+// installed, <build>/wsgi.so in the build tree) and calls its factory.
+std::unique_ptr<App> load_wsgi(const WsgiSpec& spec, std::string* error);
+
+}  // namespace cppicorn::app
