@@ -234,7 +234,7 @@ class WsgiApp final : public app::App {
     Ref fileno(filelike ? PyObject_CallMethod(filelike.get(), "fileno", nullptr) : nullptr);
     int fd = fileno ? static_cast<int>(PyLong_AsLong(fileno.get())) : -1;
     if (PyErr_Occurred()) PyErr_Clear();
-    struct stat st;
+    struct stat st {};
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
     Ref tell(PyObject_CallMethod(filelike.get(), "tell", nullptr));
     int64_t offset = tell ? PyLong_AsLongLong(tell.get()) : lseek(fd, 0, SEEK_CUR);
