@@ -36,7 +36,9 @@ void Arbiter::spawn_worker() {
     // A worker never outlives its master: orphans would keep serving outside any control.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != master) _exit(0);
-    sigprocmask(SIG_SETMASK, &old, nullptr);
+    sigset_t until_loop = old;  // the worker unblocks these once it handles them
+    for (int sig : worker::kLoopSignals) sigaddset(&until_loop, sig);
+    sigprocmask(SIG_SETMASK, &until_loop, nullptr);
     // The master's base shares its epoll instance with us: reinit gives the child its own
     // (so freeing it cannot touch the master's registrations), then it goes.
     event_reinit(base_);

@@ -106,11 +106,15 @@ int Worker::run() {
   int epoll_fd = -1;
   base_ = AcceptWatch::new_event_base(&epoll_fd);
   accept_watch_ = std::make_unique<AcceptWatch>(base_, epoll_fd, listen_fds_, on_accept, this);
-  for (int sig : {SIGTERM, SIGUSR1, SIGHUP, SIGWINCH, SIGTTIN, SIGTTOU, SIGUSR2}) {
+  sigset_t loop_signals;
+  sigemptyset(&loop_signals);
+  for (int sig : kLoopSignals) {
     event* e = evsignal_new(base_, sig, on_signal, this);
     event_add(e, nullptr);
     signal_events_.push_back(e);
+    sigaddset(&loop_signals, sig);
   }
+  sigprocmask(SIG_UNBLOCK, &loop_signals, nullptr);  // any that came during boot run now
   tick_ = event_new(base_, -1, EV_PERSIST, on_tick, this);
   timeval one_second{1, 0};
   event_add(tick_, &one_second);

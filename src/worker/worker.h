@@ -5,6 +5,7 @@
 #pragma once
 
 #include <event2/event.h>
+#include <signal.h>
 
 #include <memory>
 #include <vector>
@@ -27,6 +28,12 @@ struct PeerTrust {
   net::IpAllowList forwarded;  // forwarded_allow_ips: may set X-Forwarded-*
   net::IpAllowList proxy;      // proxy_allow_ips: may send a PROXY header
 };
+
+// The signals a worker's loop handles. The arbiter forks with them blocked and the worker
+// unblocks them once its handlers are in place, so a TERM sent while the app boots stops
+// the worker gracefully afterwards (worker_stop runs) instead of killing it mid-boot.
+inline constexpr int kLoopSignals[] = {SIGTERM, SIGUSR1, SIGHUP, SIGWINCH,
+                                       SIGTTIN, SIGTTOU, SIGUSR2};
 
 // Exit codes a worker reports to the arbiter (as gunicorn's).
 constexpr int kExitBootError = 3;

@@ -266,3 +266,50 @@ def test_workers_die_with_a_killed_master(server):
         except (FileNotFoundError, ProcessLookupError):
             return True
     wait_for(lambda: all(gone(p) for p in pids), 10, what="the workers to exit")
+
+
+SLOW_BOOT_APP = '''
+import atexit, os, time
+log = os.environ["SLOWBOOT_LOG"]
+with open(log, "a") as f:
+    f.write(f"booting {os.getpid()}\\n")
+deadline = time.monotonic() + 30
+while not os.path.exists(os.environ["SLOWBOOT_BARRIER"]) and time.monotonic() < deadline:
+    time.sleep(0.01)
+atexit.register(lambda: open(log, "a").write(f"stopped {os.getpid()}\\n"))
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"booted\\n"]
+'''
+
+
+def term_pending_or_gone(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+    except FileNotFoundError:
+        return True
+    if fields.get("State", "").split()[0] == "Z":
+        return True
+    return bool(int(fields["ShdPnd"], 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def test_term_while_the_app_boots_stops_the_worker_gracefully(server, tmp_path):
+    """A TERM that arrives while a worker is still loading its app waits for the worker's
+    handlers instead of killing it mid-boot: the app finishes loading, the worker stops
+    gracefully, and the app's own shutdown (here Python's atexit) runs."""
+    (tmp_path / "slowboot.py").write_text(SLOW_BOOT_APP)
+    log, barrier = tmp_path / "boot.log", tmp_path / "barrier"
+    server.start("-w", "1", "--graceful-timeout", "10", "--app-path", str(tmp_path),
+                 app="slowboot:app", wait=False,
+                 env={"SLOWBOOT_LOG": str(log), "SLOWBOOT_BARRIER": str(barrier)})
+    line = wait_for(lambda: log.exists() and log.read_text(), what="the app loading")
+    pid = int(line.split()[1])
+    server.signal(signal.SIGTERM)
+    # The master passes TERM on; the worker (still importing) holds it pending, or, were it
+    # not blocked, is already dead. Only then may the import finish.
+    wait_for(lambda: term_pending_or_gone(pid), what="the worker's TERM")
+    barrier.touch()
+    assert server.wait_exit() == 0
+    assert log.read_text().splitlines() == [f"booting {pid}", f"stopped {pid}"], server.log()
