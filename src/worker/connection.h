@@ -93,7 +93,8 @@ class Connection final : public app::Exchange {
   bool read_more_blocking();
   bool ensure_input_space(size_t want);
   // Blocking output for streamed bodies and 100 Continue (connection_body.cpp).
-  bool send_all_blocking(const char* a, size_t alen, const char* b, size_t blen);
+  bool send_all_blocking(const char* a, size_t alen, const char* b, size_t blen,
+                         std::string_view c = {});
 
   Worker& worker_;
   UniqueFd fd_;

@@ -171,10 +171,13 @@ int64_t Connection::read_body(void* out, size_t len) {
   return static_cast<int64_t>(n);
 }
 
-bool Connection::send_all_blocking(const char* a, size_t alen, const char* b, size_t blen) {
-  iovec iov[2] = {{const_cast<char*>(a), alen}, {const_cast<char*>(b), blen}};
-  int first = alen == 0 ? 1 : 0;
-  int count = blen == 0 ? 1 : 2;
+bool Connection::send_all_blocking(const char* a, size_t alen, const char* b, size_t blen,
+                                   std::string_view c) {
+  iovec iov[3];
+  int count = 0;
+  for (auto [data, len] : {std::pair{a, alen}, std::pair{b, blen}, std::pair{c.data(), c.size()}})
+    if (len > 0) iov[count++] = {const_cast<char*>(data), len};
+  int first = 0;
   while (first < count) {
     ssize_t n = writev(fd_.get(), iov + first, count - first);
     if (n < 0) {
@@ -225,8 +228,9 @@ int Connection::stream(const void* data, size_t len) {
     return out_.empty() || send_all_blocking(out_.data(), out_.size(), nullptr, 0) ? 0 : -1;
   }
   if (chunked) http::render_chunk_size(len, out_);
-  bool ok = send_all_blocking(out_.data(), out_.size(), static_cast<const char*>(data), len) &&
-            (!chunked || send_all_blocking("\r\n", 2, nullptr, 0));
+  // Chunk size, data and the chunk's CRLF in one writev.
+  bool ok = send_all_blocking(out_.data(), out_.size(), static_cast<const char*>(data), len,
+                              chunked ? "\r\n" : "");
   if (!ok) {
     keep_alive_ = false;
     return -1;
