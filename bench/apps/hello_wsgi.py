@@ -1,4 +1,4 @@
-"""Minimal WSGI app for the peer servers (gunicorn, uWSGI) in bench/run.
+"""Minimal WSGI app for the Python servers in bench/run: gunicorn, uWSGI and cppicorn's WSGI row.
 
 It does the same work as cppicorn's examples/hello app: a fixed 14-byte body with an
 explicit Content-Length, so every server can keep the connection alive and nobody pays

@@ -122,7 +122,8 @@ def prompt_stats(name):
             "max_ms": max(ok) if ok else None}
 
 
-order = ["cppicorn", "cppicorn-log", "cppicorn-diag", "cppicorn-nodefer", "gunicorn-sync",
+order = ["cppicorn", "cppicorn-wsgi", "cppicorn-log", "cppicorn-diag", "cppicorn-nodefer",
+         "gunicorn-sync",
          "gunicorn-gthread", "uwsgi", "nginx", "nginx-deferred"]
 for name in order:
     s = servers.setdefault(name, {"name": name, "status": "missing"})
