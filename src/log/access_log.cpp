@@ -22,6 +22,7 @@
 #include <optional>
 #include <vector>
 
+#include "log/access_format.h"
 #include "log/text.h"
 
 namespace cppicorn::log {
@@ -32,26 +33,8 @@ using text::append_decoded_path;
 using text::append_escaped;
 using text::append_number;
 using text::iequals;
-using text::lower;
 
 constexpr size_t kFlushAt = size_t{32} * 1024;  // write the buffer out beyond this many bytes
-
-// clang-format off
-enum class Kind : uint8_t {
-  kLiteral, kRemoteAddr, kDash, kUser, kTime, kRequestLine, kMethod, kPath, kQuery, kProtocol,
-  kStatus, kBytes, kBytesClf, kSeconds, kMillis, kMicros, kDecimalSeconds, kPid,
-  kRequestHeader, kResponseHeader, kEnv, kTarget, kUnknown
-};
-// clang-format on
-
-// One compiled piece of the format: literal text, or a value to look up.
-// `text` is the literal, the lower-case header name, or the environment variable name;
-// `alt` the variable's upper-case name, tried next (gunicorn's environ keys ignore case).
-struct Atom {
-  Kind kind = Kind::kUnknown;
-  std::string text = {};
-  std::string alt = {};
-};
 
 // The last header with this name, like gunicorn's dict of headers; `name` is lower-case.
 const std::string_view* find_header(std::span<const http::Header> headers, std::string_view name) {
@@ -91,72 +74,6 @@ void append_value(std::string& out, std::string_view s) {
   } else {
     append_escaped(out, s);
   }
-}
-
-// Maps the WSGI environ names gunicorn's {var}e sees onto the request; others are getenv().
-Atom env_atom(const std::string& name) {
-  std::string upper = name;
-  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (upper == "REMOTE_ADDR") return {Kind::kRemoteAddr, {}};
-  if (upper == "REQUEST_METHOD") return {Kind::kMethod, {}};
-  if (upper == "PATH_INFO") return {Kind::kPath, {}};
-  if (upper == "QUERY_STRING") return {Kind::kQuery, {}};
-  if (upper == "RAW_URI") return {Kind::kTarget, {}};
-  if (upper == "SERVER_PROTOCOL") return {Kind::kProtocol, {}};
-  if (upper.starts_with("HTTP_") && upper.size() > 5) {
-    std::string header = name.substr(5);
-    for (char& c : header) c = (c == '_') ? '-' : lower(c);
-    return {Kind::kRequestHeader, header};
-  }
-  return {Kind::kEnv, name, upper};
-}
-
-// gunicorn's one-letter atoms; f and a are request headers.
-struct Letter {
-  char letter;
-  Kind kind;
-  const char* header;
-};
-constexpr Letter kLetters[] = {
-    {'h', Kind::kRemoteAddr, ""},
-    {'l', Kind::kDash, ""},
-    {'u', Kind::kUser, ""},
-    {'t', Kind::kTime, ""},
-    {'r', Kind::kRequestLine, ""},
-    {'m', Kind::kMethod, ""},
-    {'U', Kind::kPath, ""},
-    {'q', Kind::kQuery, ""},
-    {'H', Kind::kProtocol, ""},
-    {'s', Kind::kStatus, ""},
-    {'B', Kind::kBytes, ""},
-    {'b', Kind::kBytesClf, ""},
-    {'f', Kind::kRequestHeader, "referer"},
-    {'a', Kind::kRequestHeader, "user-agent"},
-    {'T', Kind::kSeconds, ""},
-    {'M', Kind::kMillis, ""},
-    {'D', Kind::kMicros, ""},
-    {'L', Kind::kDecimalSeconds, ""},
-    {'p', Kind::kPid, ""},
-};
-
-Atom compile_atom(const std::string& name) {
-  if (name.size() >= 3 && name.front() == '{') {
-    size_t close = name.find('}');
-    if (close != std::string::npos && close + 2 == name.size()) {
-      std::string key = name.substr(1, close - 1);
-      char type = name.back();
-      if (type == 'e') return env_atom(key);
-      for (char& c : key) c = lower(c);
-      if (type == 'i') return {Kind::kRequestHeader, key};
-      if (type == 'o') return {Kind::kResponseHeader, key};
-    }
-    return {Kind::kUnknown, {}};
-  }
-  if (name.size() != 1) return {Kind::kUnknown, {}};
-  for (const auto& [letter, kind, header] : kLetters) {
-    if (letter == name[0]) return {kind, header};
-  }
-  return {Kind::kUnknown, {}};
 }
 
 // Writes all of data; on a pipe or socket in pieces of at most PIPE_BUF cut at line ends,
@@ -247,33 +164,9 @@ AccessLog::~AccessLog() {
 
 std::unique_ptr<AccessLog> AccessLog::create(std::string_view format, std::string* error) {
   std::unique_ptr<AccessLog> log(new AccessLog());
-  std::vector<Atom>& atoms = log->impl_->atoms;
-  auto literal = [&](std::string_view text) {
-    if (atoms.empty() || atoms.back().kind != Kind::kLiteral) atoms.push_back({Kind::kLiteral, {}});
-    atoms.back().text.append(text);
-  };
-  for (size_t i = 0; i < format.size(); ++i) {
-    if (format[i] != '%') {
-      literal(format.substr(i, 1));
-      continue;
-    }
-    if (i + 1 < format.size() && format[i + 1] == '%') {
-      literal("%");
-      ++i;
-      continue;
-    }
-    // Python's "%(name)s": the name runs to the first ')'; "s" or "d" converts it.
-    size_t close = format.find(')', i);
-    if (i + 1 >= format.size() || format[i + 1] != '(' || close == std::string_view::npos ||
-        close + 1 >= format.size() || (format[close + 1] != 's' && format[close + 1] != 'd')) {
-      if (error)
-        *error =
-            "bad access log format at offset " + std::to_string(i) + ": expected %(name)s or %%";
-      return nullptr;
-    }
-    atoms.push_back(compile_atom(std::string(format.substr(i + 2, close - i - 2))));
-    i = close + 1;
-  }
+  auto atoms = compile_access_format(format, error);
+  if (!atoms) return nullptr;
+  log->impl_->atoms = std::move(*atoms);
   log->impl_->buffer.reserve(2 * kFlushAt);
   return log;
 }
@@ -289,25 +182,25 @@ void AccessLog::render(const AccessEntry& e, std::string& out) const {
   const uint64_t us = static_cast<uint64_t>(std::max<int64_t>(e.duration.count(), 0));
   for (const Atom& atom : impl_->atoms) {
     switch (atom.kind) {
-      case Kind::kLiteral:
+      case AtomKind::kLiteral:
         out.append(atom.text);
         break;
-      case Kind::kRemoteAddr:
+      case AtomKind::kRemoteAddr:
         append_value(out, e.remote_addr);
         break;
-      case Kind::kDash:
-      case Kind::kUnknown:
+      case AtomKind::kDash:
+      case AtomKind::kUnknown:
         out.push_back('-');
         break;
-      case Kind::kUser: {
+      case AtomKind::kUser: {
         const std::string_view* auth = find_header(request_headers(e), "authorization");
         if (auth == nullptr || !append_basic_user(out, *auth)) out.push_back('-');
         break;
       }
-      case Kind::kTime:
+      case AtomKind::kTime:
         impl_->append_date(out, e.start);
         break;
-      case Kind::kRequestLine:
+      case AtomKind::kRequestLine:
         if (!e.request_line.empty() || req == nullptr) {
           append_value(out, e.request_line);
         } else {
@@ -317,48 +210,48 @@ void AccessLog::render(const AccessEntry& e, std::string& out) const {
           out.append(req->version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1");
         }
         break;
-      case Kind::kMethod:
+      case AtomKind::kMethod:
         append_value(out, req ? req->method : std::string_view());
         break;
-      case Kind::kTarget:
+      case AtomKind::kTarget:
         append_value(out, req ? req->target : std::string_view());
         break;
-      case Kind::kPath:
+      case AtomKind::kPath:
         append_decoded_path(out, req ? req->path : std::string_view());
         break;
-      case Kind::kQuery:
+      case AtomKind::kQuery:
         // gunicorn's QUERY_STRING is "" when absent, which renders as nothing, not "-".
         if (req) append_escaped(out, req->query);
         break;
-      case Kind::kProtocol:
+      case AtomKind::kProtocol:
         if (req == nullptr) {
           out.push_back('-');
         } else {
           out.append(req->version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
         }
         break;
-      case Kind::kStatus:
+      case AtomKind::kStatus:
         append_number(out, static_cast<uint64_t>(std::max(e.status, 0)));
         break;
-      case Kind::kBytes:
-      case Kind::kBytesClf:
+      case AtomKind::kBytes:
+      case AtomKind::kBytesClf:
         // gunicorn prints resp.sent for both, "0" included; "-" only when nothing was sent.
-        if (e.status == 0 && atom.kind == Kind::kBytesClf) {
+        if (e.status == 0 && atom.kind == AtomKind::kBytesClf) {
           out.push_back('-');
         } else {
           append_number(out, e.body_bytes);
         }
         break;
-      case Kind::kSeconds:
+      case AtomKind::kSeconds:
         append_number(out, us / 1000000);
         break;
-      case Kind::kMillis:
+      case AtomKind::kMillis:
         append_number(out, us / 1000);
         break;
-      case Kind::kMicros:
+      case AtomKind::kMicros:
         append_number(out, us);
         break;
-      case Kind::kDecimalSeconds: {
+      case AtomKind::kDecimalSeconds: {
         append_number(out, us / 1000000);
         char frac[8] = {'.', '0', '0', '0', '0', '0', '0', '0'};
         uint64_t f = us % 1000000;
@@ -366,12 +259,12 @@ void AccessLog::render(const AccessEntry& e, std::string& out) const {
         out.append(frac, 7);
         break;
       }
-      case Kind::kPid:
+      case AtomKind::kPid:
         out.push_back('<');
         append_number(out, static_cast<uint64_t>(::getpid()));  // right after fork, too
         out.push_back('>');
         break;
-      case Kind::kRequestHeader: {
+      case AtomKind::kRequestHeader: {
         const std::string_view* value = find_header(request_headers(e), atom.text);
         if (value == nullptr) {
           out.push_back('-');
@@ -380,7 +273,7 @@ void AccessLog::render(const AccessEntry& e, std::string& out) const {
         }
         break;
       }
-      case Kind::kResponseHeader: {
+      case AtomKind::kResponseHeader: {
         std::optional<std::string_view> value = find_field(e.response_fields, atom.text);
         if (!value) {
           out.push_back('-');
@@ -389,7 +282,7 @@ void AccessLog::render(const AccessEntry& e, std::string& out) const {
         }
         break;
       }
-      case Kind::kEnv: {
+      case AtomKind::kEnv: {
         const char* value = std::getenv(atom.text.c_str());
         if (value == nullptr) value = std::getenv(atom.alt.c_str());
         append_value(out, value ? std::string_view(value) : std::string_view());

@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <chrono>
 #include <cstdint>
@@ -18,6 +19,11 @@
 #include "util/unique_fd.h"
 
 namespace cppicorn::worker {
+
+// Shared by the connection's files (connection.cpp defines them).
+timeval to_timeval(double seconds);
+// The first line of the head ("GET /x HTTP/1.1"), for logs and the scoreboard.
+std::string_view request_line(const http::Request& r);
 
 class Worker;
 
