@@ -393,6 +393,18 @@ class LoadClient:
                 conn = None
 
 
+def exchange(server, data, method="GET", count=1, expect_close=False, timeout=10):
+    """Sends raw bytes, reads `count` responses; with expect_close, checks that the server
+    then closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as s:
+        s.sendall(data)
+        r = RawReader(s)
+        got = [r.read_response(method) for _ in range(count)]
+        if expect_close:
+            assert r.at_eof(), "the server must close the connection"
+        return got[0] if count == 1 else got
+
+
 @pytest.fixture
 def load_client():
     return LoadClient

@@ -8,25 +8,13 @@ import urllib.parse
 
 import pytest
 
-from conftest import RawReader, wait_for
+from conftest import RawReader, exchange, wait_for
 
 
 @pytest.fixture
 def diag(server):
     server.start("-w", "2", app="diag:app")
     return server
-
-
-def exchange(server, data, method="GET", count=1, expect_close=False, timeout=10):
-    """Sends raw bytes, reads `count` responses; with expect_close, checks that the server
-    then closes the connection."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as s:
-        s.sendall(data)
-        r = RawReader(s)
-        got = [r.read_response(method) for _ in range(count)]
-        if expect_close:
-            assert r.at_eof(), "the server must close the connection"
-        return got[0] if count == 1 else got
 
 
 def test_echo_request_fields(diag):

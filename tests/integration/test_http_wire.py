@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from conftest import ROOT, RawReader
+from conftest import ROOT, RawReader, exchange
 
 CASES = os.path.join(ROOT, "tests", "conformance", "cases")
 
@@ -22,14 +22,6 @@ def connect(server, timeout=10):
 @pytest.fixture
 def diag(server):
     return server.start("-w", "1", app="diag:app")
-
-
-def exchange(server, data, method="GET", count=1):
-    with connect(server) as s:
-        s.sendall(data)
-        r = RawReader(s)
-        got = [r.read_response(method) for _ in range(count)]
-        return got if count > 1 else got[0]
 
 
 def test_pipelined_three_in_one_send_in_order(diag):

@@ -10,23 +10,11 @@ import time
 
 import pytest
 
-from conftest import RawReader, wait_for
+from conftest import RawReader, exchange, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
 ENV = {"PYTHONDONTWRITEBYTECODE": "1"}  # no __pycache__ in the source tree
-
-
-def exchange(server, data, method="GET", count=1, expect_close=False, timeout=10):
-    """Sends raw bytes, reads `count` responses; with expect_close, checks that the server
-    then closes the connection."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as s:
-        s.sendall(data)
-        r = RawReader(s)
-        got = [r.read_response(method) for _ in range(count)]
-        if expect_close:
-            assert r.at_eof(), "the server must close the connection"
-        return got[0] if count == 1 else got
 
 
 def get(conn, path, method="GET", body=None, headers=None):
