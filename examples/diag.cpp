@@ -15,6 +15,8 @@
 //   /bytes?n=N           a buffered body of N 'x'
 //   /file?path=P         the file P via sendfile, 404 if it cannot be opened
 //   /header?name=X&value=Y         adds the response header X: Y, body "ok"
+//   /fork                forks a child that sends itself SIGTERM (and _exits 0 if it lives
+//                        on), waits for it: "signal 15" or "exit N" (how the child ended)
 // Anything else is 404 "not found". Query values are percent-decoded, '+' is a space.
 //
 // Environment: DIAG_FAIL_START=1 makes worker_start fail (the server must exit 4);
@@ -22,9 +24,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cppicorn/app.hpp>
@@ -176,6 +180,7 @@ class Diag {
     if (path == "/stream") return stream(query, res);
     if (path == "/bytes") return bytes(query, res);
     if (path == "/file") return file(query_param(query, "path"), res);
+    if (path == "/fork") return fork_term(res);
     if (path == "/header") {
       std::string name = query_param(query, "name");
       if (name.empty()) return text(res.status(400), "name missing\n");
@@ -197,6 +202,23 @@ class Diag {
     *null = 1;
     ::raise(SIGSEGV);
     std::abort();
+  }
+
+  // A forked child must start with default signal dispositions: its own TERM ends it and
+  // reaches nothing else.
+  static void fork_term(cppicorn::Response& res) {
+    pid_t pid = ::fork();
+    if (pid < 0) return text(res.status(500), "fork failed\n");
+    if (pid == 0) {
+      ::kill(::getpid(), SIGTERM);
+      ::sleep(1);  // a handled TERM returns here; a default one has ended the child
+      ::_exit(0);
+    }
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    text(res, WIFSIGNALED(st) ? "signal " + std::to_string(WTERMSIG(st)) + "\n"
+                              : "exit " + std::to_string(WEXITSTATUS(st)) + "\n");
   }
 
   static void status(std::string_view query, cppicorn::Response& res) {
