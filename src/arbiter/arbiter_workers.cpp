@@ -13,6 +13,7 @@
 #include "arbiter/arbiter.h"
 #include "log/log.h"
 #include "util/proctitle.h"
+#include "worker/fork_guard.h"
 #include "worker/worker.h"
 
 namespace cppicorn {
@@ -47,10 +48,16 @@ void Arbiter::spawn_worker() {
     event_base_free(base_);
     base_ = nullptr;
     boot_read_.reset();
+    // The master's side of a USR2 hand-over: a worker (or a child of its app) holding the
+    // new master's ready pipe would hide that master's death from the old one.
+    takeover_pipe_.reset();
+    old_master_pidfd_.reset();
+    upgrade_.reset();
     // Sockets a reload dropped: a worker holding a copy would keep them accepting.
     previous_listeners_.clear();
     systemd::Notifier::forget_in_child();
     scoreboard_[slot].pid = getpid();
+    worker::ForkGuard::arm(scoreboard_.memory(), Scoreboard::kBytes);
     std::string name = settings_.proc_name.empty() ? settings_.app : settings_.proc_name;
     proctitle::set(fmt::format("cppicorn: worker [{}]", name));
     std::vector<int> fds;

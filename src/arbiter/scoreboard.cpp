@@ -17,14 +17,13 @@ void ScoreboardSlot::set_request(std::string_view line) {
 }
 
 Scoreboard::Scoreboard() {
-  void* p = mmap(nullptr, sizeof(ScoreboardSlot) * kMaxWorkers, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* p = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("cannot map the scoreboard");
   slots_ = static_cast<ScoreboardSlot*>(p);
   for (int i = 0; i < kMaxWorkers; ++i) new (&slots_[i]) ScoreboardSlot();
 }
 
-Scoreboard::~Scoreboard() { munmap(slots_, sizeof(ScoreboardSlot) * kMaxWorkers); }
+Scoreboard::~Scoreboard() { munmap(slots_, kBytes); }
 
 int Scoreboard::claim() {
   for (int i = 0; i < kMaxWorkers; ++i) {

@@ -38,6 +38,9 @@ class Scoreboard {
   int claim();
   void release(int slot);
   ScoreboardSlot& operator[](int slot) { return slots_[slot]; }
+  // The whole mapping (page-aligned), for a worker to keep it from the app's children.
+  void* memory() const { return slots_; }
+  static constexpr size_t kBytes = sizeof(ScoreboardSlot) * kMaxWorkers;
 
  private:
   ScoreboardSlot* slots_;

@@ -12,11 +12,13 @@
 #include <cstring>
 #include <string_view>
 
+#include "worker/fork_guard.h"
+
 namespace cppicorn::worker {
 namespace {
 
-// The fds of this process that are epoll sets.
-std::vector<int> epoll_fds() {
+// The fds of this process, and which of them are epoll sets.
+std::vector<int> open_fds(std::vector<int>* epoll_sets) {
   std::vector<int> fds;
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) return fds;
@@ -24,10 +26,12 @@ std::vector<int> epoll_fds() {
     std::string_view name = entry->d_name;
     int fd = -1;
     if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc{}) continue;
+    if (fd == dirfd(dir)) continue;
+    fds.push_back(fd);
     char target[64];
     ssize_t n = readlinkat(dirfd(dir), entry->d_name, target, sizeof target);
     if (n > 0 && std::string_view(target, static_cast<size_t>(n)) == "anon_inode:[eventpoll]")
-      fds.push_back(fd);
+      epoll_sets->push_back(fd);
   }
   closedir(dir);
   return fds;
@@ -35,21 +39,28 @@ std::vector<int> epoll_fds() {
 
 }  // namespace
 
-event_base* AcceptWatch::new_event_base(int* epoll_fd) {
-  std::vector<int> before = epoll_fds();
+event_base* AcceptWatch::new_event_base(int* epoll_fd, std::vector<int>* loop_fds) {
+  std::vector<int> epoll_before, epoll_after;
+  std::vector<int> before = open_fds(&epoll_before);
   event_config* cfg = event_config_new();
   event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
   event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
   event_base* base = event_base_new_with_config(cfg);
   event_config_free(cfg);
   *epoll_fd = -1;
+  loop_fds->clear();
+  if (base == nullptr) return base;
+  auto added = [](const std::vector<int>& was, const std::vector<int>& is) {
+    std::vector<int> out;
+    for (int fd : is)
+      if (std::find(was.begin(), was.end(), fd) == was.end()) out.push_back(fd);
+    return out;
+  };
+  *loop_fds = added(before, open_fds(&epoll_after));
   // "epoll", or "epoll (with changelist)"
-  if (base == nullptr || !std::string_view(event_base_get_method(base)).starts_with("epoll"))
-    return base;
-  std::vector<int> added;
-  for (int fd : epoll_fds())
-    if (std::find(before.begin(), before.end(), fd) == before.end()) added.push_back(fd);
-  if (added.size() == 1) *epoll_fd = added.front();
+  if (!std::string_view(event_base_get_method(base)).starts_with("epoll")) return base;
+  std::vector<int> epoll_added = added(epoll_before, epoll_after);
+  if (epoll_added.size() == 1) *epoll_fd = epoll_added.front();
   return base;
 }
 
@@ -62,6 +73,7 @@ AcceptWatch::AcceptWatch(event_base* base, int epoll_fd, const std::vector<int>&
     Watched& w = watched_.emplace_back(Watched{fd, {}, nullptr, this});
     if (exclusive_) w.tag.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!w.tag) exclusive_ = false;
+    ForkGuard::add(w.tag.get());
   }
   if (!exclusive_) {
     fall_back();
@@ -76,8 +88,10 @@ AcceptWatch::AcceptWatch(event_base* base, int epoll_fd, const std::vector<int>&
 
 AcceptWatch::~AcceptWatch() {
   enable(false);
-  for (Watched& w : watched_)
+  for (Watched& w : watched_) {
     if (w.ev != nullptr) event_free(w.ev);
+    ForkGuard::remove(w.tag.get());
+  }
 }
 
 void AcceptWatch::enable(bool on) {
@@ -108,6 +122,7 @@ void AcceptWatch::fall_back() {
   for (Watched& w : watched_) {
     if (exclusive_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, w.listen_fd, nullptr);
     if (w.ev != nullptr) event_free(w.ev);
+    ForkGuard::remove(w.tag.get());
     w.tag.reset();
     w.ev = event_new(base_, w.listen_fd, EV_READ | EV_PERSIST, on_event, &w);
   }

@@ -26,12 +26,13 @@ class AcceptWatch {
 
   // Creates the loop a worker runs, and sets *epoll_fd to the epoll set libevent made for
   // it (libevent 2.1 has no accessor: it is the one eventpoll fd the creation added), or
-  // to -1 when there is none (another backend).
-  static event_base* new_event_base(int* epoll_fd);
+  // to -1 when there is none (another backend). *loop_fds gets every fd the creation opened
+  // (the epoll set, the signal pipe): the loop's, which a forked child must not keep.
+  static event_base* new_event_base(int* epoll_fd, std::vector<int>* loop_fds);
 
   // Watches listen_fds (not owned) on base, which must outlive it; epoll_fd is what
-  // new_event_base() reported. on_ready runs in the loop whenever a listener has a connection
-  // waiting, while enabled.
+  // new_event_base() reported. Its eventfds are marked for ForkGuard. on_ready runs in the loop
+  // whenever a listener has a connection waiting, while enabled.
   AcceptWatch(event_base* base, int epoll_fd, const std::vector<int>& listen_fds, Callback on_ready,
               void* arg);
   ~AcceptWatch();

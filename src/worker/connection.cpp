@@ -11,6 +11,7 @@
 
 #include "http/response.h"
 #include "log/access_log.h"
+#include "worker/fork_guard.h"
 #include "worker/worker.h"
 
 namespace cppicorn::worker {
@@ -52,6 +53,7 @@ Connection::~Connection() {
 }
 
 void Connection::open(int fd, const sockaddr_storage& peer) {
+  ForkGuard::add(fd);  // a child the app forks must not keep the client connected
   fd_.reset(fd);
   set_peer(peer);
   event_assign(&read_ev_, worker_.base(), fd, EV_READ | EV_PERSIST, on_read, this);
@@ -292,6 +294,7 @@ void Connection::close() {
   if (state_ == State::kClosed) return;
   event_del(&read_ev_);
   event_del(&write_ev_);
+  ForkGuard::remove(fd_.get());  // before close: the number is free for the app after it
   fd_.reset();
   file_.reset();
   linger_ = false;

@@ -13,6 +13,7 @@
 #include "log/log.h"
 #include "util/proctitle.h"
 #include "worker/connection.h"
+#include "worker/fork_guard.h"
 #include "worker/privileges.h"
 
 namespace cppicorn::worker {
@@ -49,6 +50,7 @@ Worker::Worker(const config::Settings& settings, std::vector<int> listen_fds, Sc
       boot_fd_(boot_fd) {}
 
 Worker::~Worker() {
+  ForkGuard::disarm();  // the fds it would close are about to close, their numbers to free
   all_.clear();
   accept_watch_.reset();  // before the base it registers in
   for (event* e : signal_events_) event_free(e);
@@ -94,6 +96,15 @@ bool Worker::boot(int* exit_code) {
 }
 
 int Worker::run() {
+  // A child the app forks, even while it loads, closes these (see ForkGuard). The loop is
+  // made before the app loads, while this process has one thread: every fd the creation
+  // added is libevent's.
+  for (int fd : listen_fds_) ForkGuard::add(fd);
+  ForkGuard::add(boot_fd_);
+  int epoll_fd = -1;
+  std::vector<int> loop_fds;
+  base_ = AcceptWatch::new_event_base(&epoll_fd, &loop_fds);
+  for (int fd : loop_fds) ForkGuard::add(fd);
   int exit_code = 0;
   if (!boot(&exit_code)) return exit_code;
   if (settings_.max_requests > 0) {
@@ -103,8 +114,6 @@ int Worker::run() {
                      : 0;
     max_requests_ = static_cast<uint64_t>(settings_.max_requests) + static_cast<uint64_t>(jitter);
   }
-  int epoll_fd = -1;
-  base_ = AcceptWatch::new_event_base(&epoll_fd);
   accept_watch_ = std::make_unique<AcceptWatch>(base_, epoll_fd, listen_fds_, on_accept, this);
   sigset_t loop_signals;
   sigemptyset(&loop_signals);
@@ -125,6 +134,7 @@ int Worker::run() {
   // generation on reload.
   char ok = 1;
   if (::write(boot_fd_, &ok, 1) < 0) spdlog::debug("boot pipe: {}", strerror(errno));
+  ForkGuard::remove(boot_fd_);
   ::close(boot_fd_);
   event_base_dispatch(base_);
   if (access_log_) access_log_->flush();

@@ -4,7 +4,8 @@ pools) so the tests can check what a forked child inherits from its worker.
   /pid                 the worker's pid
   /fork-term           forks a child that sends SIGTERM to itself (and _exits 0 if it lives
                        on); answers how the child ended: "signal 15" or "exit N"
-  /fork-sleep          forks a child that sleeps until killed; answers its pid
+  /fork-sleep          forks a child that sleeps until killed; answers its pid once the
+                       child runs
   /reap?pid=N          waits for that child; answers how it ended
   /pool?ctx=NAME       runs a multiprocessing pool of the start method NAME (fork, spawn,
                        forkserver); answers the sum of its results
@@ -33,13 +34,20 @@ def fork_term():
 
 
 def fork_sleep():
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
+            os.close(ready_r)
+            os.write(ready_w, b"1")  # running the app's code now, past fork() in the child
+            os.close(ready_w)
             while True:
                 time.sleep(3600)
         finally:
             os._exit(0)
+    os.close(ready_w)
+    os.read(ready_r, 1)
+    os.close(ready_r)
     return str(pid)
 
 

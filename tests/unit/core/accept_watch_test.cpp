@@ -4,11 +4,13 @@
 #include "worker/accept_watch.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "util/unique_fd.h"
@@ -36,7 +38,8 @@ UniqueFd connect_to(const sockaddr_in& addr) {
 
 struct Loop {
   int epoll_fd = -1;
-  event_base* base = AcceptWatch::new_event_base(&epoll_fd);
+  std::vector<int> loop_fds;
+  event_base* base = AcceptWatch::new_event_base(&epoll_fd, &loop_fds);
   std::vector<int> ready;  // listen fds the callback saw, in order
   ~Loop() { event_base_free(base); }
 
@@ -94,6 +97,18 @@ TEST_P(AcceptWatchTest, EachListenerReachesTheCallbackAsItself) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, AcceptWatchTest, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "Exclusive" : "Fallback"; });
+
+// Every fd libevent opened for the loop is reported (the worker marks them for ForkGuard):
+// the epoll set and both ends of the signal pipe, each one open.
+TEST(AcceptWatchLoop, ReportsTheFdsTheLoopOpened) {
+  Loop loop;
+  ASSERT_NE(loop.base, nullptr);
+  ASSERT_GE(loop.epoll_fd, 0);
+  EXPECT_NE(std::find(loop.loop_fds.begin(), loop.loop_fds.end(), loop.epoll_fd),
+            loop.loop_fds.end());
+  EXPECT_GE(loop.loop_fds.size(), 3u);
+  for (int fd : loop.loop_fds) EXPECT_GE(fcntl(fd, F_GETFD), 0) << fd;
+}
 
 }  // namespace
 }  // namespace cppicorn::worker
