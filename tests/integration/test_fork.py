@@ -91,11 +91,15 @@ def test_child_sigterm_to_itself_ends_the_child_not_the_worker(server, preload):
         assert_same_worker(server, worker)
 
 
-def test_child_killed_from_outside_ends_on_sigterm(server):
+@pytest.mark.parametrize("thread", ["main", "blocked"])
+def test_child_killed_from_outside_ends_on_sigterm(server, thread):
+    """Also when forked from a thread that blocks every signal (a thread pool's): the
+    child's mask is empty all the same."""
     forker(server)
     worker = int(body(server, "/pid"))
-    child = int(body(server, "/fork-sleep"))
+    child = int(body(server, "/fork-sleep" + ("?blocked=1" if thread == "blocked" else "")))
     try:
+        assert signal_masks(child)["SigBlk"] == 0
         os.kill(child, signal.SIGTERM)
         assert body(server, f"/reap?pid={child}", timeout=10) == "signal 15"
     finally:

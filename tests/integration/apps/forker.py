@@ -5,7 +5,8 @@ pools) so the tests can check what a forked child inherits from its worker.
   /fork-term           forks a child that sends SIGTERM to itself (and _exits 0 if it lives
                        on); answers how the child ended: "signal 15" or "exit N"
   /fork-sleep          forks a child that sleeps until killed; answers its pid once the
-                       child runs
+                       child runs. ?blocked=1 forks from a thread that blocks every signal
+                       (as a thread pool's threads do)
   /reap?pid=N          waits for that child; answers how it ended
   /pool?ctx=NAME       runs a multiprocessing pool of the start method NAME (fork, spawn,
                        forkserver); answers the sum of its results
@@ -13,6 +14,7 @@ pools) so the tests can check what a forked child inherits from its worker.
 import multiprocessing
 import os
 import signal
+import threading
 import time
 
 
@@ -51,6 +53,19 @@ def fork_sleep():
     return str(pid)
 
 
+def fork_sleep_blocked():
+    out = []
+
+    def run():
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        out.append(fork_sleep())
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return out[0]
+
+
 def pool(ctx):
     with multiprocessing.get_context(ctx).Pool(2) as p:
         return str(sum(p.map(abs, range(-10, 10))))
@@ -64,7 +79,7 @@ def app(environ, start_response):
     elif path == "/fork-term":
         body = fork_term()
     elif path == "/fork-sleep":
-        body = fork_sleep()
+        body = fork_sleep_blocked() if query.get("blocked") == "1" else fork_sleep()
     elif path == "/reap":
         body = ended(os.waitpid(int(query["pid"]), 0)[1])
     elif path == "/pool":
