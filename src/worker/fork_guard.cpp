@@ -70,9 +70,10 @@ void in_child() {
   }
   // MADV_DONTFORK left the scoreboard out of the child; private zeroes in its place keep
   // a stray access (a child that returns into server code) from faulting, and reach no one.
+  // (Should it fail, the range stays unmapped: the child still cannot reach the master.)
   if (g_shared != nullptr)
-    mmap(g_shared, g_shared_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-         -1, 0);
+    (void)mmap(g_shared, g_shared_bytes, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   // Empty, whatever thread forked (a pool thread blocks every signal): what came in since
   // fork() is delivered now (to a clean child), by default.
   t_blocked = false;
