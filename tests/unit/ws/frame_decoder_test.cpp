@@ -193,7 +193,7 @@ TEST(FrameDecoder, Utf8AcrossFragments) {
   EXPECT_EQ(decoded(text("a", false) + cont("\xf0\x9f")), V{"error:1007"});
   EXPECT_EQ(reason_of(text("a\xe2\x82")), "text message ends inside a UTF-8 character");
   // A non-final fragment may end inside one.
-  EXPECT_EQ(decoded(text("a\xe2\x82", false)), V{"needmore"});
+  EXPECT_EQ(decoded(text("a\xe2\x82", false)), V{"incomplete"});
 }
 
 TEST(FrameDecoder, CloseFrames) {
@@ -237,7 +237,7 @@ TEST(FrameDecoder, ErrorsRepeat) {
   EXPECT_EQ(r.status, FrameDecoder::Result::kError);
   EXPECT_EQ(r.close_code, 1002);
   EXPECT_EQ(r.consumed, 0u);
-  EXPECT_EQ(rec.events, V{"text:ok"});
+  EXPECT_EQ(brief(rec.events), V{"text:ok"});
 }
 
 TEST(FrameDecoder, IncompleteInputIsKeptOrStreamed) {
@@ -269,7 +269,7 @@ TEST(FrameDecoder, OnePiecePerFrameWhenWhole) {
   std::string in = text("abc", false) + cont("def", false) + cont("ghi");
   dec.decode(in.data(), in.size(), rec);
   EXPECT_EQ(rec.pieces, 3u);
-  EXPECT_EQ(rec.events, V{"text:abcdefghi"});
+  EXPECT_EQ(brief(rec.events), V{"text:abcdefghi"});
 }
 
 }  // namespace

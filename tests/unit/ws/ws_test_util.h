@@ -1,11 +1,12 @@
 // Helpers of the WebSocket unit tests: client frames built by hand (masked with a given key,
-// lengths in any encoding) and a visitor that records what the decoder reports as text.
+// lengths in any encoding) and what the decoder reports for them, one word per event.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "../../conformance/ws_feed.h"
 #include "ws/frame.h"
 
 namespace cppicorn::ws::test {
@@ -55,55 +56,42 @@ inline std::string close(uint16_t code, const std::string& reason = "") {
   return frame(0x88, p + reason);
 }
 
-// Records events as "text:...", "binary:...", "ping:...", "pong:...", "close:CODE:reason";
-// data pieces are joined into whole messages, and `pieces` counts on_data calls.
-class Recorder : public FrameVisitor {
- public:
-  void on_data(Opcode type, std::string_view piece, bool last) override {
-    ++pieces;
-    partial.append(piece);
-    if (!last) return;
-    events.push_back((type == Opcode::kText ? "text:" : "binary:") + partial);
-    partial.clear();
-  }
-  void on_ping(std::string_view p) override { events.push_back("ping:" + std::string(p)); }
-  void on_pong(std::string_view p) override { events.push_back("pong:" + std::string(p)); }
-  void on_close(uint16_t code, std::string_view reason) override {
-    events.push_back("close:" + std::to_string(code) + ":" + std::string(reason));
-  }
+using conformance::Recorder;
 
-  std::vector<std::string> events;
-  std::string partial;  // the message being received
-  size_t pieces = 0;
-};
+// Events in one word each: "text:DATA", "binary:DATA", "ping:DATA", "pong:DATA",
+// "close:CODE:REASON", and the verdict "error:CODE", "closed" or "incomplete".
+inline std::vector<std::string> brief(const std::vector<conformance::Message>& events) {
+  std::vector<std::string> out;
+  for (const conformance::Message& m : events) {
+    const std::string& o = m.at("outcome");
+    if (o == "error") {
+      out.push_back("error:" + m.at("status"));
+    } else if (o == "close") {
+      out.push_back("close:" + m.at("code") + ":" + m.at("reason"));
+    } else if (m.count("data") != 0) {
+      out.push_back(o + ":" + m.at("data"));
+    } else {
+      out.push_back(o);
+    }
+  }
+  return out;
+}
 
-// Feeds `in` in pieces of `step` bytes (0: whole), keeping unconsumed bytes as a connection
-// would, and appends the verdict to the events: "error:CODE", "closed" or "needmore" (only
-// when the decoder is not idle at the end).
+// Feeds `in` in pieces of `step` bytes (0: whole) and returns brief() of what was reported;
+// `reason` receives the error's reason.
 inline std::vector<std::string> decode_all(const std::string& in, size_t step = 0,
                                            uint64_t max_message = kDefaultMaxMessage,
                                            std::string* reason = nullptr) {
-  FrameDecoder dec(max_message);
-  Recorder rec;
-  std::string pending;
-  FrameDecoder::Result r;
-  for (size_t fed = 0; fed < in.size() || fed == 0;) {
-    const size_t n = step == 0 ? in.size() : std::min(step, in.size() - fed);
-    pending.append(in, fed, n);
-    fed += n;
-    r = dec.decode(pending.data(), pending.size(), rec);
-    pending.erase(0, r.consumed);
-    if (r.status != FrameDecoder::Result::kNeedMore || in.empty()) break;
+  std::vector<size_t> pieces;
+  for (size_t done = 0; done < in.size() || pieces.empty();) {
+    const size_t n = step == 0 ? in.size() : std::min(step, in.size() - done);
+    pieces.push_back(n);
+    done += n;
   }
-  if (reason != nullptr) *reason = std::string(r.reason);
-  if (r.status == FrameDecoder::Result::kError) {
-    rec.events.push_back("error:" + std::to_string(r.close_code));
-  } else if (r.status == FrameDecoder::Result::kClosed) {
-    rec.events.push_back("closed");
-  } else if (!dec.idle()) {
-    rec.events.push_back("needmore");
-  }
-  return rec.events;
+  const std::vector<conformance::Message> events =
+      conformance::feed_frames(in, max_message, pieces);
+  if (reason != nullptr && events.back().count("reason") != 0) *reason = events.back().at("reason");
+  return brief(events);
 }
 
 }  // namespace cppicorn::ws::test
