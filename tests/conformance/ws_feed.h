@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "case_file.h"
 #include "ws/frame.h"
 
 namespace cppicorn::conformance {
@@ -81,6 +82,17 @@ inline std::vector<Message> feed_frames(std::string_view in, uint64_t max_messag
       break;
   }
   return out;
+}
+
+// The events one per line, escaped, for comparing feeds and for diagnostics.
+inline std::string show(const std::vector<Message>& msgs) {
+  std::string s;
+  for (const Message& m : msgs) {
+    s += "{";
+    for (const auto& [k, v] : m) s += " " + k + "=" + escape(v);
+    s += " }\n";
+  }
+  return s;
 }
 
 // The same bytes with every masked frame re-masked under `key` (wire order), which must not

@@ -41,16 +41,6 @@ uint64_t max_message(const Case& c) {
   return max;
 }
 
-std::string show(const std::vector<Message>& msgs) {
-  std::string s;
-  for (const Message& m : msgs) {
-    s += "{";
-    for (const auto& [k, v] : m) s += " " + k + "=" + escape(v);
-    s += " }\n";
-  }
-  return s;
-}
-
 // The re-masked variants are only worth something if remask really rewrites the frames.
 TEST(Remask, RewritesKeyAndPayloadOfEachMaskedFrame) {
   const std::string zero_key("\x81\x82\0\0\0\0hi\x89\x80\0\0\0\0", 14);
