@@ -103,6 +103,16 @@ void FrameDecoder::unmask(char* p, size_t n) {
   uint64_t k;
   std::memcpy(&k, rotated, 8);
   size_t i = 0;
+  // 32 bytes per step as a GCC/Clang vector (SSE2 registers on any x86-64): GCC 12 at -O2
+  // does not vectorize the word loop by itself, and payloads are mostly large or tiny.
+  using Block = uint64_t __attribute__((vector_size(32)));
+  const Block kb = {k, k, k, k};
+  for (; i + 32 <= n; i += 32) {
+    Block b;
+    std::memcpy(&b, p + i, 32);
+    b ^= kb;
+    std::memcpy(p + i, &b, 32);
+  }
   for (; i + 8 <= n; i += 8) {
     uint64_t w;
     std::memcpy(&w, p + i, 8);

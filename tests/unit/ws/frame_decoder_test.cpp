@@ -38,7 +38,7 @@ TEST(FrameDecoder, UnmasksWithAnyKeyAndPhase) {
   std::string payload;
   for (int i = 0; i < 1000; ++i) payload += static_cast<char>('a' + i % 26);
   for (uint32_t key : {0x00000000u, 0xffffffffu, 0x01020304u, 0x37fa213du}) {
-    for (size_t len : {1, 7, 8, 9, 125, 126, 1000}) {
+    for (size_t len : {1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 125, 126, 1000}) {
       const std::string p = payload.substr(0, len);
       EXPECT_EQ(decoded(frame(0x82, p, key)), V{"binary:" + p}) << key << " " << len;
     }
