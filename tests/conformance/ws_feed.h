@@ -18,8 +18,6 @@
 
 namespace cppicorn::conformance {
 
-using Message = std::map<std::string, std::string>;
-
 // Joins data pieces into messages and records control frames, in order.
 class Recorder : public ws::FrameVisitor {
  public:
@@ -82,17 +80,6 @@ inline std::vector<Message> feed_frames(std::string_view in, uint64_t max_messag
       break;
   }
   return out;
-}
-
-// The events one per line, escaped, for comparing feeds and for diagnostics.
-inline std::string show(const std::vector<Message>& msgs) {
-  std::string s;
-  for (const Message& m : msgs) {
-    s += "{";
-    for (const auto& [k, v] : m) s += " " + k + "=" + escape(v);
-    s += " }\n";
-  }
-  return s;
 }
 
 // The same bytes with every masked frame re-masked under `key` (wire order), which must not

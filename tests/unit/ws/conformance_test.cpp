@@ -14,18 +14,9 @@
 namespace cppicorn::conformance {
 namespace {
 
-std::vector<Case> load_cases() {
-  try {
-    return read_case_dir(std::string(CPPICORN_SOURCE_DIR) + "/tests/conformance/ws");
-  } catch (const std::exception& e) {
-    Case broken;
-    broken.name = std::string("LOAD FAILURE: ") + e.what();
-    return {broken};
-  }
-}
-
 const std::vector<Case>& all_cases() {
-  static const std::vector<Case> cases = load_cases();
+  static const std::vector<Case> cases =
+      read_cases_or_failure(std::string(CPPICORN_SOURCE_DIR) + "/tests/conformance/ws");
   return cases;
 }
 
@@ -87,10 +78,7 @@ TEST_P(WsConformance, Case) {
 }
 
 std::string case_name(const ::testing::TestParamInfo<size_t>& info) {
-  const Case& c = all_cases()[info.param];
-  std::string name = c.file.substr(0, c.file.find('.')) + "_" + std::to_string(info.param) + "_";
-  for (char ch : c.name) name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-  return name;
+  return test_name(all_cases()[info.param], info.param);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, WsConformance, ::testing::Range<size_t>(0, all_cases().size()),
