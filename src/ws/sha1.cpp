@@ -10,9 +10,9 @@ uint32_t rotl(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
 
 void block(std::array<uint32_t, 5>& h, const unsigned char* p) {
   uint32_t w[80];
-  for (int t = 0; t < 16; ++t) {
-    w[t] = (uint32_t{p[4 * t]} << 24) | (uint32_t{p[4 * t + 1]} << 16) |
-           (uint32_t{p[4 * t + 2]} << 8) | uint32_t{p[4 * t + 3]};
+  for (size_t t = 0; t < 16; ++t) {
+    const unsigned char* q = p + 4 * t;
+    w[t] = (uint32_t{q[0]} << 24) | (uint32_t{q[1]} << 16) | (uint32_t{q[2]} << 8) | uint32_t{q[3]};
   }
   for (int t = 16; t < 80; ++t) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
   uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
