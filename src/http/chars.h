@@ -122,4 +122,15 @@ inline std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
+// Calls `fn` with each OWS-trimmed element of a comma-separated list (empty ones included).
+template <typename Fn>
+void for_each_element(std::string_view v, Fn fn) {
+  while (true) {
+    size_t comma = v.find(',');
+    fn(trim_ows(v.substr(0, comma)));
+    if (comma == std::string_view::npos) return;
+    v.remove_prefix(comma + 1);
+  }
+}
+
 }  // namespace cppicorn::http::chars

@@ -35,17 +35,6 @@ struct FieldFacts {
   bool expect_other = false;
 };
 
-// Calls `fn` with each OWS-trimmed element of a comma-separated list (empty ones included).
-template <typename Fn>
-void for_each_element(std::string_view v, Fn fn) {
-  while (true) {
-    size_t comma = v.find(',');
-    fn(chars::trim_ows(v.substr(0, comma)));
-    if (comma == std::string_view::npos) return;
-    v.remove_prefix(comma + 1);
-  }
-}
-
 void note_field(const Header& h, FieldFacts& f) {
   // Dispatch on length first: most fields are none of these and cost one switch.
   switch (h.name.size()) {
@@ -62,7 +51,7 @@ void note_field(const Header& h, FieldFacts& f) {
       break;
     case 10:
       if (chars::iequals(h.name, "connection")) {
-        for_each_element(h.value, [&f](std::string_view t) {
+        chars::for_each_element(h.value, [&f](std::string_view t) {
           if (chars::iequals(t, "close")) f.close = true;
           if (chars::iequals(t, "keep-alive")) f.keep_alive = true;
         });
@@ -79,7 +68,7 @@ void note_field(const Header& h, FieldFacts& f) {
         f.transfer_encoding = true;
         // Codings are merged across repeated fields; empty elements and parameters are
         // refused rather than skipped, as no sender needs them with plain "chunked".
-        for_each_element(h.value, [&f](std::string_view c) {
+        chars::for_each_element(h.value, [&f](std::string_view c) {
           if (!chars::all_of(chars::kToken, c)) {
             f.te_malformed = true;
           } else if (chars::iequals(c, "chunked")) {

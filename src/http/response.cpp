@@ -60,6 +60,8 @@ std::string_view reason_phrase(int status) {
       return "Expectation Failed";
     case 422:
       return "Unprocessable Content";
+    case 426:
+      return "Upgrade Required";
     case 429:
       return "Too Many Requests";
     case 431:
@@ -139,14 +141,16 @@ void render_head(const ResponseHead& head, DateCache& date, std::string& out) {
 }
 
 void render_error(int status, std::string_view message, std::string_view server, DateCache& date,
-                  std::string& out) {
+                  std::string& out, std::string_view extra_fields) {
   std::string body = fmt::format("{} {}\n{}\n", status, reason_phrase(status), message);
+  const std::string fields =
+      fmt::format("{}Content-Type: text/plain; charset=utf-8\r\n", extra_fields);
   ResponseHead head;
   head.status = status;
   head.keep_alive = false;
   head.content_length = body.size();
   head.server = server;
-  head.app_fields = "Content-Type: text/plain; charset=utf-8\r\n";
+  head.app_fields = fields;
   render_head(head, date, out);
   out.append(body);
 }

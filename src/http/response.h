@@ -44,9 +44,10 @@ struct ResponseHead {
 // Appends the head (ending with the blank line) to out.
 void render_head(const ResponseHead& head, DateCache& date, std::string& out);
 
-// Appends a complete short error response (text/plain body, Connection: close).
+// Appends a complete short error response (text/plain body, Connection: close), with
+// `extra_fields` ("Name: value\r\n" lines) among its fields.
 void render_error(int status, std::string_view message, std::string_view server, DateCache& date,
-                  std::string& out);
+                  std::string& out, std::string_view extra_fields = {});
 
 // Appends one chunk's framing: "<hex size>\r\n" (the caller adds data and "\r\n").
 void render_chunk_size(size_t size, std::string& out);

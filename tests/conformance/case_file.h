@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -177,6 +178,39 @@ inline std::vector<Case> read_case_dir(const std::filesystem::path& dir) {
     all.insert(all.end(), cases.begin(), cases.end());
   }
   return all;
+}
+
+// What a runner observed for one message or event: "outcome" plus named values.
+using Message = std::map<std::string, std::string>;
+
+// Messages one per line, values escaped, for comparing runs and for diagnostics.
+inline std::string show(const std::vector<Message>& msgs) {
+  std::string s;
+  for (const Message& m : msgs) {
+    s += "{";
+    for (const auto& [k, v] : m) s += " " + k + "=" + escape(v);
+    s += " }\n";
+  }
+  return s;
+}
+
+// read_case_dir, or on a malformed file a single case named after the failure, so that a
+// parameterised suite still registers and fails on it instead of silently running nothing.
+inline std::vector<Case> read_cases_or_failure(const std::filesystem::path& dir) {
+  try {
+    return read_case_dir(dir);
+  } catch (const std::exception& e) {
+    Case broken;
+    broken.name = std::string("LOAD FAILURE: ") + e.what();
+    return {broken};
+  }
+}
+
+// A test name for case number `index`: file stem, index, then the case name in [A-Za-z0-9_].
+inline std::string test_name(const Case& c, size_t index) {
+  std::string name = c.file.substr(0, c.file.find('.')) + "_" + std::to_string(index) + "_";
+  for (char ch : c.name) name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  return name;
 }
 
 }  // namespace cppicorn::conformance

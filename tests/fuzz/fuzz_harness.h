@@ -1,5 +1,5 @@
-// Shared pieces of the HTTP fuzz targets: limit presets from the first input byte, and the
-// split feeding used to check that every segmentation of the input gives the same outcome.
+// Shared pieces of the fuzz targets: limit presets from the first input byte, and the split
+// feeding used to check that every segmentation of the input gives the same outcome.
 //
 // A different verdict for a different TCP segmentation would be a request-smuggling bug, so
 // the targets compare whole, byte-at-a-time and pseudo-random splits, not just crash-freedom.
@@ -67,25 +67,34 @@ inline bool valid_status(int s) {
   return s == 400 || s == 413 || s == 414 || s == 417 || s == 431 || s == 501 || s == 505;
 }
 
-// The body of both fuzz targets: the first byte picks the limits, the rest is fed whole and
-// in two split patterns by `run`, and every feed must describe the same outcome.
-using Runner = std::string (*)(std::string_view in, const http::Limits& limits, uint32_t mode);
-inline int check_splits_agree(const uint8_t* data, size_t size, Runner run) {
+// The split check itself: `run(in, mode)` feeds `in` (the input after its first byte, which
+// the caller reads as a selector) whole (mode 0), bytewise and in a pseudo-random split, and
+// every feed must describe the same outcome.
+template <typename Run>
+int splits_agree(const uint8_t* data, size_t size, Run run) {
   if (size == 0) return 0;
-  const http::Limits limits = preset(data[0]);
   std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const std::string whole = run(in, limits, 0);
+  const std::string whole = run(in, 0);
   uint32_t seed = 2;
   for (size_t i = 0; i < size; ++i) seed = seed * 31 + data[i];
   const uint32_t modes[] = {1, seed | 2};
   for (uint32_t mode : modes) {
-    if (run(in, limits, mode) != whole) {
+    if (run(in, mode) != whole) {
       std::fprintf(stderr, "split mode %u disagrees:\nwhole:\n%s\nsplit:\n%s\n", mode,
-                   whole.c_str(), run(in, limits, mode).c_str());
+                   whole.c_str(), run(in, mode).c_str());
       std::abort();
     }
   }
   return 0;
+}
+
+// The body of the HTTP fuzz targets: the first byte picks the limits.
+using Runner = std::string (*)(std::string_view in, const http::Limits& limits, uint32_t mode);
+inline int check_splits_agree(const uint8_t* data, size_t size, Runner run) {
+  if (size == 0) return 0;
+  const http::Limits limits = preset(data[0]);
+  return splits_agree(data, size,
+                      [&](std::string_view in, uint32_t mode) { return run(in, limits, mode); });
 }
 
 }  // namespace cppicorn::fuzz

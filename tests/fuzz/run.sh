@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Fuzzes the HTTP parser: run.sh BUILD_DIR [SECONDS]
+# Fuzzes the HTTP parser and the WebSocket frame decoder: run.sh BUILD_DIR [SECONDS]
 #
 # Configures BUILD_DIR with clang and -DCPPICORN_FUZZ=ON if it has no CMakeCache yet, builds
-# the fuzzers, seeds corpora from tests/conformance/cases, runs each target for SECONDS
-# (default 60) and prints executions and exec/s. Exits non-zero if any target crashed;
-# crash inputs are left in BUILD_DIR/fuzz-artifacts/.
+# the fuzzers, seeds corpora from tests/conformance/cases and tests/conformance/ws, runs each
+# target for SECONDS (default 60) and prints executions and exec/s. Exits non-zero if any
+# target crashed; crash inputs are left in BUILD_DIR/fuzz-artifacts/.
 set -euo pipefail
 
 build=${1:?usage: run.sh BUILD_DIR [SECONDS]}
@@ -15,17 +15,20 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPPICORN_FUZZ=ON \
     -DCPPICORN_TESTS=OFF -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 fi
-cmake --build "$build" --target fuzz_request_parser fuzz_chunked fuzz_seeds -j2 >/dev/null
+cmake --build "$build" --target fuzz_request_parser fuzz_chunked fuzz_ws_frames fuzz_seeds -j2 \
+  >/dev/null
 
 corpus=$build/fuzz-corpus
 artifacts=$build/fuzz-artifacts
-mkdir -p "$corpus/request" "$corpus/chunked" "$artifacts"
-"$build/tests/fuzz/fuzz_seeds" "$src/tests/conformance/cases" "$corpus/request" "$corpus/chunked"
+mkdir -p "$corpus/request" "$corpus/chunked" "$corpus/ws" "$artifacts"
+"$build/tests/fuzz/fuzz_seeds" "$src/tests/conformance/cases" "$corpus/request" "$corpus/chunked" \
+  "$src/tests/conformance/ws" "$corpus/ws"
 
 status=0
-for target in fuzz_request_parser fuzz_chunked; do
+for target in fuzz_request_parser fuzz_chunked fuzz_ws_frames; do
   dir=$corpus/request
   [[ $target == fuzz_chunked ]] && dir=$corpus/chunked
+  [[ $target == fuzz_ws_frames ]] && dir=$corpus/ws
   log=$build/$target.log
   result=ok
   if ! "$build/tests/fuzz/$target" -max_total_time="$seconds" -print_final_stats=1 \

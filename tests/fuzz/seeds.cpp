@@ -1,7 +1,9 @@
-// Writes fuzz seeds from the conformance cases: usage fuzz_seeds CASE_DIR REQUEST_DIR CHUNKED_DIR.
+// Writes fuzz seeds from the conformance cases:
+//   fuzz_seeds CASE_DIR REQUEST_DIR CHUNKED_DIR [WS_CASE_DIR WS_DIR]
 //
 // Request seeds are a limits-preset byte followed by the case input; chunked seeds are the
-// bytes after the first blank line of cases that mention "chunked".
+// bytes after the first blank line of cases that mention "chunked". WebSocket seeds are a
+// limit byte (1: the small limit, for cases that set max_message) and the case's frames.
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -21,8 +23,9 @@ void write(const std::filesystem::path& dir, const std::string& name, char prese
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s CASE_DIR REQUEST_DIR CHUNKED_DIR\n", argv[0]);
+  if (argc != 4 && argc != 6) {
+    std::fprintf(stderr, "usage: %s CASE_DIR REQUEST_DIR CHUNKED_DIR [WS_CASE_DIR WS_DIR]\n",
+                 argv[0]);
     return 2;
   }
   try {
@@ -46,7 +49,16 @@ int main(int argc, char** argv) {
         ++chunked;
       }
     }
-    std::printf("seeds: %zu request, %zu chunked\n", requests, chunked);
+    size_t frames = 0;
+    if (argc == 6) {
+      const auto ws_cases = cppicorn::conformance::read_case_dir(argv[4]);
+      for (size_t i = 0; i < ws_cases.size(); ++i) {
+        const auto& c = ws_cases[i];
+        write(argv[5], "case-" + std::to_string(i), c.limits.empty() ? 0 : 1, c.input);
+        ++frames;
+      }
+    }
+    std::printf("seeds: %zu request, %zu chunked, %zu ws\n", requests, chunked, frames);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fuzz_seeds: %s\n", e.what());
     return 1;

@@ -17,21 +17,12 @@ namespace cppicorn::http {
 namespace {
 
 using conformance::Case;
-using Message = std::map<std::string, std::string>;
-
-std::vector<Case> load_cases() {
-  try {
-    return conformance::read_case_dir(std::string(CPPICORN_SOURCE_DIR) +
-                                      "/tests/conformance/cases");
-  } catch (const std::exception& e) {
-    Case broken;
-    broken.name = std::string("LOAD FAILURE: ") + e.what();
-    return {broken};
-  }
-}
+using conformance::Message;
+using conformance::show;
 
 const std::vector<Case>& all_cases() {
-  static const std::vector<Case> cases = load_cases();
+  static const std::vector<Case> cases = conformance::read_cases_or_failure(
+      std::string(CPPICORN_SOURCE_DIR) + "/tests/conformance/cases");
   return cases;
 }
 
@@ -178,16 +169,6 @@ std::vector<Message> run(const Case& c, unsigned mode) {
   return out;
 }
 
-std::string show(const std::vector<Message>& msgs) {
-  std::string s;
-  for (const Message& m : msgs) {
-    s += "{";
-    for (const auto& [k, v] : m) s += " " + k + "=" + conformance::escape(v);
-    s += " }\n";
-  }
-  return s;
-}
-
 // One test per case file entry, parameterised by the case's index in all_cases(); the
 // generated test name carries the file and the case name.
 class Conformance : public ::testing::TestWithParam<size_t> {};
@@ -219,10 +200,7 @@ TEST_P(Conformance, Case) {
 }
 
 std::string case_name(const ::testing::TestParamInfo<size_t>& info) {
-  const Case& c = all_cases()[info.param];
-  std::string name = c.file.substr(0, c.file.find('.')) + "_" + std::to_string(info.param) + "_";
-  for (char ch : c.name) name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-  return name;
+  return conformance::test_name(all_cases()[info.param], info.param);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, Conformance, ::testing::Range<size_t>(0, all_cases().size()),
