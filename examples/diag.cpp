@@ -17,10 +17,18 @@
 //   /header?name=X&value=Y         adds the response header X: Y, body "ok"
 //   /fork                forks a child that sends itself SIGTERM (and _exits 0 if it lives
 //                        on), waits for it: "signal 15" or "exit N" (how the child ended)
+//   /barrier?n=N&ms=T    waits until N requests are in /barrier at once, then all N answer
+//                        "released"; 503 "barrier timeout" after T ms (default 10000). N
+//                        requests pass only when the worker runs N calls at once (threads).
+//   /threads             how many pool threads ran thread_start in this worker
 // Anything else is 404 "not found". Query values are percent-decoded, '+' is a space.
 //
 // Environment: DIAG_FAIL_START=1 makes worker_start fail (the server must exit 4);
-// DIAG_STOP_FILE=path makes worker_stop append "stop <pid>\n" to path.
+// DIAG_FAIL_THREAD=1 makes thread_start fail; DIAG_STOP_FILE=path makes worker_stop append
+// "stop <pid>\n" to path, and each thread_stop "thread-stop <pid>\n".
+//
+// Thread-safe (exported with CPPICORN_APP_THREAD_SAFE): routes share nothing but the
+// barrier, which has its own lock.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -29,11 +37,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cppicorn/app.hpp>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -41,7 +52,19 @@
 
 namespace {
 
-bool g_started = false;  // worker_start ran in this process
+bool g_started = false;                 // worker_start ran in this process
+std::atomic<int> g_threads_started{0};  // thread_start calls in this process
+
+// One line appended to $DIAG_STOP_FILE, if set (one write on O_APPEND: lines never mix).
+void note_stop(const char* what) {
+  const char* path = std::getenv("DIAG_STOP_FILE");
+  if (path == nullptr || *path == '\0') return;
+  int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  std::string line = std::string(what) + " " + std::to_string(::getpid()) + "\n";
+  [[maybe_unused]] ssize_t n = ::write(fd, line.data(), line.size());
+  ::close(fd);
+}
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -139,16 +162,17 @@ class Diag {
     g_started = true;
   }
 
-  ~Diag() {
-    const char* path = std::getenv("DIAG_STOP_FILE");
-    if (path == nullptr || *path == '\0') return;
-    int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return;
-    std::string line = "stop " + std::to_string(::getpid()) + "\n";
-    // One write on O_APPEND: lines from several workers never mix.
-    [[maybe_unused]] ssize_t n = ::write(fd, line.data(), line.size());
-    ::close(fd);
+  ~Diag() { note_stop("stop"); }
+
+  // Per-thread hooks (threads > 1).
+  void thread_start() {
+    const char* fail = std::getenv("DIAG_FAIL_THREAD");
+    if (fail != nullptr && std::string_view(fail) == "1") {
+      throw std::runtime_error("DIAG_FAIL_THREAD=1");
+    }
+    ++g_threads_started;
   }
+  void thread_stop() { note_stop("thread-stop"); }
 
   void operator()(cppicorn::Request& req, cppicorn::Response& res) {
     const std::string_view path = req.path();
@@ -181,6 +205,8 @@ class Diag {
     if (path == "/bytes") return bytes(query, res);
     if (path == "/file") return file(query_param(query, "path"), res);
     if (path == "/fork") return fork_term(res);
+    if (path == "/barrier") return barrier(query, res);
+    if (path == "/threads") return text(res, std::to_string(g_threads_started.load()) + "\n");
     if (path == "/header") {
       std::string name = query_param(query, "name");
       if (name.empty()) return text(res.status(400), "name missing\n");
@@ -283,6 +309,27 @@ class Diag {
     }
   }
 
+  // A generation barrier: the Nth arrival releases the N-1 waiting before it.
+  static void barrier(std::string_view query, cppicorn::Response& res) {
+    static std::mutex mu;
+    static std::condition_variable cv;
+    static long arrived = 0;
+    static uint64_t generation = 0;
+    const long n = std::max(1L, query_int(query, "n", 1));
+    const auto wait = std::chrono::milliseconds(std::max(0L, query_int(query, "ms", 10000)));
+    std::unique_lock lock(mu);
+    const uint64_t mine = generation;
+    if (++arrived >= n) {
+      arrived = 0;
+      ++generation;
+      cv.notify_all();
+    } else if (!cv.wait_for(lock, wait, [&] { return generation != mine; })) {
+      --arrived;
+      return text(res.status(503), "barrier timeout\n");
+    }
+    text(res, "released\n");
+  }
+
   // Opened here rather than with send_file(path) so that a directory is a 404, too.
   static void file(const std::string& path, cppicorn::Response& res) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -311,4 +358,4 @@ class Diag {
 
 }  // namespace
 
-CPPICORN_EXPORT_APP(app, Diag)
+CPPICORN_EXPORT_APP(app, Diag, CPPICORN_APP_THREAD_SAFE)

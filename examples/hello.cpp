@@ -11,4 +11,4 @@ void hello(cppicorn::Request&, cppicorn::Response& res) {
 
 }  // namespace
 
-CPPICORN_EXPORT_HANDLER(app, hello)
+CPPICORN_EXPORT_HANDLER(app, hello, CPPICORN_APP_THREAD_SAFE)

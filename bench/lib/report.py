@@ -264,6 +264,33 @@ if p_ours.get("median_ms"):
                         p_ours["median_ms"] < 10 and not p_ours["failed"]))
 else:
     out.append(goal_row("new connection under 64 keep-alive clients", "missing", None))
+
+# Threads (issue #11): present when bench/run ran with "threads" in BENCH_SERVERS.
+IO = "I/O-bound (50 ms per request)"
+io = next((c for c in cases if c["scenario"] == IO and c["server"] == "io-cppicorn"), None)
+if io is not None:
+    threads = int(meta.get("io_threads", "16") or 16)
+    ideal = 2 * threads / 0.050
+    for name in ("io-cppicorn", "io-cppicorn-wsgi"):
+        c = next((c for c in cases if c["scenario"] == IO and c["server"] == name), None)
+        goal = f"I/O-bound {c['label'] if c else name}: ≥ 0.95× ideal {ideal:.0f} req/s, p99 ≤ 1.5× p50"
+        if not c or not c["rps_median"]:
+            out.append(goal_row(goal, "missing", None))
+            continue
+        ok = c["rps_median"] >= 0.95 * ideal and c["p99_ms"] <= 1.5 * c["p50_ms"]
+        out.append(goal_row(goal, f"{fmt_num(c['rps_median'])} req/s = "
+                            f"{c['rps_median'] / ideal:.2f}×, p50 {c['p50_ms']:.1f} / p99 "
+                            f"{c['p99_ms']:.1f} ms", ok))
+    HT = "hello keep-alive, threads"
+    out.append(rps_goal("native hello with threads ≥ 0.9× sync", HT, "cppicorn-t", "cppicorn",
+                        at_least=0.9))
+    out.append(rps_goal("WSGI hello with threads ≥ 5× gunicorn gthread (same workers × threads)",
+                        HT, "cppicorn-wsgi-t", "gunicorn-gthread", at_least=5.0))
+    rss_io = srv_val(servers.get("io-cppicorn", {}), "rss_kb")
+    out.append(goal_row(f"idle RSS per native worker with {threads} threads ≤ 8 MiB",
+                        f"{rss_io / 1024:.1f} MiB", rss_io <= 8 * 1024)
+               if rss_io else goal_row("idle RSS per native worker with threads ≤ 8 MiB",
+                                       "missing", None))
 print("\n".join(out))
 
 # ---- raw outputs

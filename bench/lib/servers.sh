@@ -103,17 +103,17 @@ cmd_cppicorn() {  # PORT APP [extra args]
 
 cmd_gunicorn() {  # PORT [extra args]; Debian's gunicorn runs on Debian's python3
   local port=$1; shift
-  CMD=(gunicorn -w "$WORKERS" -b "127.0.0.1:$port" --chdir "$BENCH_DIR/apps" "$@" hello_wsgi:app)
+  CMD=(gunicorn -w "$WORKERS" -b "127.0.0.1:$port" --chdir "$BENCH_DIR/apps" "$@" "${APP:-hello_wsgi}:app")
 }
 
 # uWSGI speaking HTTP itself (--http-socket: no separate router process in front).
 # --die-on-term: without it uWSGI 2.0 treats SIGTERM as "reload". --disable-logging:
 # uWSGI logs every request by default, the others don't.
-cmd_uwsgi() {
-  local port=$1
+cmd_uwsgi() {  # PORT [extra args]; APP=io_wsgi for the I/O-bound app
+  local port=$1; shift
   CMD=(uwsgi --plugin python3 "--$UWSGI_SOCKET" "127.0.0.1:$port" --master
-    --processes "$WORKERS" --chdir "$BENCH_DIR/apps" --wsgi-file hello_wsgi.py
-    --disable-logging --die-on-term --need-app --listen 1024)
+    --processes "$WORKERS" --chdir "$BENCH_DIR/apps" --wsgi-file "${APP:-hello_wsgi}.py"
+    --disable-logging --die-on-term --need-app --listen 1024 "$@")
 }
 
 # nginx with a private prefix and config; `daemon off` keeps the master our child so

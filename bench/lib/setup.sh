@@ -14,6 +14,7 @@ install_peers() {
   [[ -e /usr/lib/uwsgi/plugins/python3_plugin.so ]] || pkgs+=(uwsgi-plugin-python3)
   command -v nginx >/dev/null || pkgs+=(nginx-light)
   command -v wrk >/dev/null || pkgs+=(wrk)
+  /usr/bin/python3 -c 'import gevent' 2>/dev/null || pkgs+=(python3-gevent)
   command -v gnuplot >/dev/null || pkgs+=(gnuplot-nox)
   command -v curl >/dev/null || pkgs+=(curl)
   command -v pgrep >/dev/null || pkgs+=(procps)

@@ -42,7 +42,12 @@ enum cppicorn_log_level {
   CPPICORN_LOG_CRITICAL = 4
 };
 
-/* What the server offers an app. Strings stay valid until the handler returns. */
+/* What the server offers an app. Strings stay valid until the handler returns.
+ *
+ * Threads: the request and response functions act on the request they are given and may be
+ * called only from the thread running the handler for it, while it runs (with --threads,
+ * each of a worker's threads runs its own requests; a request never moves between threads
+ * during the call). log and server_version may be called from any thread at any time. */
 typedef struct cppicorn_host {
   uint32_t abi_version; /* CPPICORN_ABI_VERSION of the server */
   uint32_t size;        /* sizeof(cppicorn_host) in the server: later members may be absent */
@@ -109,7 +114,24 @@ typedef struct cppicorn_app {
    * when nothing was sent yet, or closes the connection. */
   int (*handle)(void* context, const cppicorn_host* host, cppicorn_request* req,
                 cppicorn_response* resp);
+
+  /* Appended members: the server reads them only when `size` covers them, so an app built
+   * against an older header has no flags and no thread hooks. */
+
+  /* CPPICORN_APP_* bits. */
+  uint32_t flags;
+  /* Optional. Runs on each of a worker's threads (--threads above 1) before it serves its
+   * first request, after worker_start: open per-thread resources here (a database
+   * connection per thread). Non-zero means the app cannot run; the server stops with exit
+   * code 4. */
+  int (*thread_start)(void* context, const cppicorn_host* host);
+  /* Optional. Runs on each of those threads when the worker stops, before worker_stop. */
+  void (*thread_stop)(void* context);
 } cppicorn_app;
+
+/* `handle` may run on several threads at once (for different requests). Without this flag a
+ * server started with more than one thread per worker refuses to start the app. */
+#define CPPICORN_APP_THREAD_SAFE 0x1u
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-// cppicorn/app.hpp: the header-only C++ layer over the native app ABI (<cppicorn/app.h>).
+// cppicorn/app.hpp: the header-only C++ layer over the native app ABI (<cppicorn/app.h>), C++20.
 //
 //   #include <cppicorn/app.hpp>
 //   void hello(cppicorn::Request&, cppicorn::Response& res) {
@@ -12,6 +12,12 @@
 //
 //   struct Api { Api() { /* connect */ } void operator()(cppicorn::Request&, cppicorn::Response&);
 //   }; CPPICORN_EXPORT_APP(app, Api)
+//
+// An app whose handler may run on several threads at once (--threads) says so with a third
+// argument, CPPICORN_APP_THREAD_SAFE; a class may then also have thread_start() and
+// thread_stop() members, called on each of the worker's threads (a connection per thread):
+//
+//   CPPICORN_EXPORT_HANDLER(app, hello, CPPICORN_APP_THREAD_SAFE)
 #ifndef CPPICORN_APP_HPP_
 #define CPPICORN_APP_HPP_
 
@@ -172,9 +178,35 @@ struct Adapter {
     }
     return 1;
   }
-  static constexpr cppicorn_app make() {
-    return cppicorn_app{
-        CPPICORN_ABI_VERSION, sizeof(cppicorn_app), nullptr, &start, &stop, &handle};
+  // Per-thread hooks, for a class that has thread_start() / thread_stop() members.
+  static int thread_start(void*, const cppicorn_host* h) {
+    try {
+      if constexpr (requires(App & a) { a.thread_start(); }) instance->thread_start();
+      return 0;
+    } catch (const std::exception& e) {
+      log(h, CPPICORN_LOG_ERROR, std::string("app thread failed to start: ") + e.what());
+    } catch (...) {
+      log(h, CPPICORN_LOG_ERROR, "app thread failed to start: a non-standard exception");
+    }
+    return 1;
+  }
+  static void thread_stop(void*) {
+    if constexpr (requires(App & a) { a.thread_stop(); }) {
+      if (instance != nullptr) instance->thread_stop();
+    }
+  }
+  static constexpr cppicorn_app make(uint32_t flags) {
+    constexpr bool hooks = requires(App & a) { a.thread_start(); }
+    || requires(App & a) { a.thread_stop(); };
+    return cppicorn_app{CPPICORN_ABI_VERSION,
+                        sizeof(cppicorn_app),
+                        nullptr,
+                        &start,
+                        &stop,
+                        &handle,
+                        flags,
+                        hooks ? &thread_start : nullptr,
+                        hooks ? &thread_stop : nullptr};
   }
 };
 
@@ -186,13 +218,14 @@ struct FunctionApp {
 }  // namespace detail
 }  // namespace cppicorn
 
-// Exports `symbol` as an app built from a default-constructible callable type.
-#define CPPICORN_EXPORT_APP(symbol, AppType)                                    \
+// Exports `symbol` as an app built from a default-constructible callable type. An optional
+// third argument gives CPPICORN_APP_* flags (CPPICORN_APP_THREAD_SAFE).
+#define CPPICORN_EXPORT_APP(symbol, AppType, ...)                               \
   extern "C" __attribute__((visibility("default"))) const cppicorn_app symbol = \
-      ::cppicorn::detail::Adapter<AppType>::make();
+      ::cppicorn::detail::Adapter<AppType>::make(0u __VA_OPT__(| __VA_ARGS__));
 
-// Exports `symbol` as an app built from a function void(Request&, Response&).
-#define CPPICORN_EXPORT_HANDLER(symbol, function) \
-  CPPICORN_EXPORT_APP(symbol, ::cppicorn::detail::FunctionApp<&function>)
+// Exports `symbol` as an app built from a function void(Request&, Response&); flags as above.
+#define CPPICORN_EXPORT_HANDLER(symbol, function, ...) \
+  CPPICORN_EXPORT_APP(symbol, ::cppicorn::detail::FunctionApp<&function> __VA_OPT__(, ) __VA_ARGS__)
 
 #endif  // CPPICORN_APP_HPP_

@@ -45,8 +45,17 @@ class App {
   // In each worker after fork, before serving. False (with *error) stops the server (exit 4).
   virtual bool worker_start(std::string* error) = 0;
   virtual void worker_stop() = 0;
-  // False when the app failed; the worker answers 500 if nothing was sent yet.
+  // False when the app failed; the worker answers 500 if nothing was sent yet. With
+  // threads, runs on several of the worker's threads at once (one Exchange each).
   virtual bool handle(Exchange& exchange) = 0;
+  // Whether handle() may run on several threads at once; a worker with threads refuses an
+  // app that does not say so (exit 4).
+  virtual bool thread_safe() const = 0;
+  // On each pool thread, after worker_start and before the thread's first handle(); false
+  // (with *error) stops the server (exit 4). thread_stop runs on the same thread when the
+  // worker stops, before worker_stop.
+  virtual bool thread_start(int index, std::string* error) = 0;
+  virtual void thread_stop() = 0;
 };
 
 // Loads the app named by settings.app ("module:symbol"), looking for module.so in

@@ -38,8 +38,30 @@ class NativeApp final : public App {
   bool handle(Exchange& x) override {
     return app_->handle(app_->context, host_api(), as_request(x), as_response(x)) == 0;
   }
+  bool thread_safe() const override { return (flags() & CPPICORN_APP_THREAD_SAFE) != 0; }
+  bool thread_start(int, std::string* error) override {
+    if (!has(offsetof(cppicorn_app, thread_start), sizeof app_->thread_start) ||
+        app_->thread_start == nullptr) {
+      return true;
+    }
+    if (app_->thread_start(app_->context, host_api()) == 0) return true;
+    *error = "the app's thread_start hook failed";
+    return false;
+  }
+  void thread_stop() override {
+    if (has(offsetof(cppicorn_app, thread_stop), sizeof app_->thread_stop) &&
+        app_->thread_stop != nullptr) {
+      app_->thread_stop(app_->context);
+    }
+  }
 
  private:
+  // Whether the app's struct (built against some version of the header) has this member.
+  bool has(size_t offset, size_t size) const { return app_->size >= offset + size; }
+  uint32_t flags() const {
+    return has(offsetof(cppicorn_app, flags), sizeof app_->flags) ? app_->flags : 0;
+  }
+
   [[maybe_unused]] void* dl_;
   const cppicorn_app* app_;
 };
@@ -85,6 +107,7 @@ std::unique_ptr<App> load_python(const config::Settings& settings, std::string_v
   spec.app = settings.app;
   spec.module = module;
   spec.callable = symbol;
+  spec.threads = settings.threads;
   // sys.path[0] is where the module is, as gunicorn puts its working directory there.
   spec.sys_path.push_back(dir);
   std::string cwd = std::filesystem::current_path().string();

@@ -13,7 +13,7 @@
 namespace cppicorn::app {
 
 // Bump when WsgiSpec, App or Exchange change shape.
-constexpr int kWsgiAbi = 1;
+constexpr int kWsgiAbi = 2;
 
 // What the plugin needs to load a Python app.
 struct WsgiSpec {
@@ -23,6 +23,7 @@ struct WsgiSpec {
   std::string module;                 // "myapp" or "package.module"
   std::string callable;               // "app", or "create_app()" for a factory to call
   std::vector<std::string> sys_path;  // prepended to sys.path, in this order
+  int threads = 1;                    // calls in flight per worker (wsgi.multithread)
 };
 
 // The plugin's factory: initialises CPython (once per process), imports the module and

@@ -110,7 +110,11 @@ int Arbiter::run() {
   for (const net::Listener& l : listeners_) {
     spdlog::info("Listening at: {} ({})", l.url, getpid());
   }
-  spdlog::info("Using worker: sync");
+  if (config::uses_thread_pool(settings_)) {
+    spdlog::info("Using worker: gthread with {} threads", settings_.threads);
+  } else {
+    spdlog::info("Using worker: {}", settings_.worker_class);
+  }
   manage_workers();
   event_base_dispatch(base_);
 

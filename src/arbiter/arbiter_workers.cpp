@@ -225,7 +225,8 @@ void Arbiter::abort_reload(const std::string& reason) {
 }
 
 // Kills workers whose heartbeat is older than `timeout` (stuck in an app call or a wedged
-// loop), then SIGKILLs whatever ignored an earlier signal past its deadline.
+// loop) or whose oldest app call began longer ago than that (gthread: the loop beats on while
+// a thread is stuck), then SIGKILLs whatever ignored an earlier signal past its deadline.
 void Arbiter::murder_workers() {
   int64_t now = monotonic_ms();
   int64_t limit = static_cast<int64_t>(settings_.timeout * 1000);
@@ -238,8 +239,10 @@ void Arbiter::murder_workers() {
       continue;
     }
     if (limit <= 0 || w.aborted || w.retiring) continue;
-    if (now - slot.heartbeat_ms.load() <= limit) continue;
     int64_t started = slot.request_started_ms.load();
+    if (now - slot.heartbeat_ms.load() <= limit && (started == 0 || now - started <= limit)) {
+      continue;
+    }
     if (started != 0) {
       spdlog::critical("WORKER TIMEOUT (pid:{}) serving \"{}\" for {:.1f}s", pid, slot.request,
                        static_cast<double>(now - started) / 1000);

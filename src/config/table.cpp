@@ -108,7 +108,8 @@ const Setting kTable[] = {
      .section = kWorkers,
      .meta = "INT",
      .doc = "The number of worker processes. Each worker runs one application call at a "
-            "time, so this is the request concurrency; a common start is 2-4 per core. "
+            "time (--threads at a time with gthread), so workers times threads is the "
+            "request concurrency; a common start is 2-4 workers per core. "
             "Adjustable at run time with TTIN and TTOU.",
      .min = 1,
      .max = 100000,
@@ -121,6 +122,29 @@ const Setting kTable[] = {
      .doc = "The maximum number of open client connections per worker (idle keep-alive "
             "connections included); beyond it the worker stops accepting.",
      .min = 1},
+    {.name = "worker_class",
+     .flags = "-k,--worker-class",
+     .field = &Settings::worker_class,
+     .section = kWorkers,
+     .meta = "CLASS",
+     .doc = "How a worker runs application calls: sync (one at a time, inline on the worker's "
+            "event loop) or gthread (up to --threads at once, on a fixed pool of threads; the "
+            "loop still does all socket I/O). As in gunicorn, sync with threads above 1 runs "
+            "gthread, and gthread with 1 thread runs inline as sync.",
+     .check = check_worker_class},
+    {.name = "threads",
+     .flags = "--threads",
+     .field = &Settings::threads,
+     .section = kWorkers,
+     .meta = "INT",
+     .doc = "Application calls each worker runs at once, on a pool of this many threads. "
+            "A worker accepts a new connection only while one of its threads is free, and "
+            "idle keep-alive connections hold no thread. Use it for apps that wait on "
+            "databases or other services: 2-8 for Python apps (the GIL runs one thread at a "
+            "time, so more threads add latency, not throughput), more for native apps that "
+            "declare themselves thread-safe. 1 keeps calls inline on the event loop.",
+     .min = 1,
+     .max = 4096},
     {.name = "max_requests",
      .flags = "--max-requests",
      .field = &Settings::max_requests,
@@ -142,9 +166,10 @@ const Setting kTable[] = {
      .field = &Settings::timeout,
      .section = kWorkers,
      .meta = "SECONDS",
-     .doc = "A worker silent for more than this many seconds (stuck in an application call) "
-            "is killed (SIGABRT, then SIGKILL) and replaced; the log names the request it "
-            "was serving. 0 disables the check.",
+     .doc = "A worker silent for more than this many seconds (stuck in an application call), "
+            "or one of whose threads has been in one call that long, is killed (SIGABRT, then "
+            "SIGKILL) and replaced; the log names the request. With threads, the worker's "
+            "other requests in flight are lost with it. 0 disables the check.",
      .min = 0},
     {.name = "graceful_timeout",
      .flags = "--graceful-timeout",

@@ -137,4 +137,23 @@ std::string check_log_level(std::string& v) {
   return "expected debug, info, warning, error or critical, got '" + v + "'";
 }
 
+// gunicorn's names for the classes it has and cppicorn has not get a pointer to what to use.
+std::string check_worker_class(std::string& v) {
+  std::string l = v;
+  for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (l == "sync" || l == "gthread") {
+    v = l;
+    return "";
+  }
+  if (l == "asgi" || l.find("uvicorn") != std::string::npos) {
+    return "worker class '" + v +
+           "' is not supported yet (ASGI comes with its own issue); use sync or gthread";
+  }
+  if (l == "gevent" || l == "eventlet" || l == "tornado") {
+    return "worker class '" + v +
+           "' is not supported; for many requests in flight use gthread with --threads";
+  }
+  return "expected sync or gthread, got '" + v + "'";
+}
+
 }  // namespace cppicorn::config

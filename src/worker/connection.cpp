@@ -104,8 +104,7 @@ void Connection::on_write(evutil_socket_t, short what, void* self) {
     c->close();
     return;
   }
-  c->write_pending();
-  if (c->state_ == State::kReadingHead) c->process();
+  c->write_pending();  // a next request already received waits its turn (request_done)
 }
 
 void Connection::start_head_deadline() {
@@ -135,6 +134,7 @@ void Connection::arm_read(double seconds) {
 
 void Connection::readable(short what) {
   if (state_ == State::kLingering) return linger_readable(what);
+  if (state_ == State::kReady) return;  // its turn comes in this turn of the loop
   if (what & EV_TIMEOUT) {
     if (state_ == State::kReadingHead && in_len_ > 0) {
       respond_error(408, "request head not received in time");
@@ -196,8 +196,19 @@ void Connection::process() {
       arm_read(worker_.settings().body_timeout);
       return;
     }
-    run_app();
+    // Into this poll's batch of ready requests, served least recently served first. The
+    // connection's next request (pipelined, or sent after this response) comes back
+    // through the loop: see request_done().
+    state_ = State::kReady;
+    worker_.ready(*this);
+    return;
   }
+}
+
+void Connection::resume() {
+  if (!deferred_) return;
+  deferred_ = false;
+  process();
 }
 
 void Connection::reset_response() {
@@ -216,6 +227,7 @@ void Connection::reset_response() {
 
 void Connection::run_app() {
   state_ = State::kInApp;
+  last_served_ = worker_.next_serial();
   reset_response();
   const config::Settings& s = worker_.settings();
   keep_alive_ = request_.keep_alive && s.keepalive > 0 && !stop_requested_ && !worker_.stopping() &&
@@ -224,23 +236,42 @@ void Connection::run_app() {
     respond_error(body_error_status_, body_error_reason_);
     return;
   }
-  ScoreboardSlot& slot = worker_.slot();
-  slot.set_request(request_line(request_));
-  slot.request_started_ms = monotonic_ms();
-  slot.state = WorkerState::kBusy;
-  bool ok = false;
+  if (worker_.threaded()) {  // handed over whole: the loop must not see this socket now
+    event_del(&read_ev_);
+    event_del(&write_ev_);
+  }
+  worker_.submit(*this);
+}
+
+// On the executor's thread, which owns the connection until complete(): no libevent, no
+// Worker state, only this connection's socket and buffers.
+void Connection::run() {
+  app_ok_ = false;
+  stream_broken_ = false;
   try {
-    ok = worker_.app().handle(*this);
+    app_ok_ = worker_.app().handle(*this);
   } catch (const std::exception& e) {
     spdlog::error("Error handling request {}: {}", request_line(request_), e.what());
   } catch (...) {
     spdlog::error("Error handling request {}: unknown exception", request_line(request_));
   }
-  slot.request_started_ms = 0;
-  slot.heartbeat_ms = monotonic_ms();
-  slot.state = WorkerState::kIdle;
+  if (!app_ok_ || !streaming_) return;
+  // A streamed body ends on the thread that streamed it, so the loop never blocks on a write.
+  const bool has_body = request_.method != "HEAD" && http::status_allows_body(status_);
+  if (declared_ && has_body && bytes_sent_ < declared_length_) {
+    spdlog::warn("Response to {} ended {} bytes short of its Content-Length; closing",
+                 request_line(request_), declared_length_ - bytes_sent_);
+    stream_broken_ = true;  // the client must see a truncated response, never the next one
+  } else if (!declared_ && has_body && request_.version_minor == 1 &&
+             !send_all_blocking("0\r\n\r\n", 5, nullptr, 0)) {
+    stream_broken_ = true;
+  }
+}
+
+void Connection::complete() {
+  worker_.call_done();
   if (state_ == State::kClosed) return;
-  if (!ok) {
+  if (!app_ok_) {
     if (head_sent_) {
       close();  // the client sees a truncated response, never a wrong one
       return;
@@ -298,6 +329,8 @@ void Connection::close() {
   fd_.reset();
   file_.reset();
   linger_ = false;
+  deferred_ = false;
+  last_served_ = 0;
   state_ = State::kClosed;
   worker_.connection_closed(this);
 }

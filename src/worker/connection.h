@@ -1,6 +1,8 @@
 // Connection: one client socket inside a worker, driven by libevent through
 //   [PROXY header] -> read head -> pre-read a small body -> app call -> write -> keep-alive.
 // Only the app call (and a body too large to pre-read) blocks; everything else is evented.
+// The app call is a Task handed to the worker's executor (executor.h): inline on the loop
+// (sync), or on a pool thread (gthread), which then owns the connection until complete().
 #pragma once
 
 #include <event2/event.h>
@@ -17,6 +19,7 @@
 #include "http/parser.h"
 #include "net/ip_allow.h"
 #include "util/unique_fd.h"
+#include "worker/executor.h"
 
 namespace cppicorn::worker {
 
@@ -29,7 +32,7 @@ class Worker;
 
 struct PeerTrust;  // worker.h: the allow-lists of the worker
 
-class Connection final : public app::Exchange {
+class Connection final : public app::Exchange, public Task {
  public:
   explicit Connection(Worker& worker);
   ~Connection() override;
@@ -42,6 +45,19 @@ class Connection final : public app::Exchange {
   // Graceful stop: close now if idle between requests, else after the current response.
   void stop_when_idle();
   bool idle() const { return state_ == State::kKeepAlive && in_len_ == 0; }
+  // Loop thread: goes on with a request that was put off (Worker::defer) so that requests
+  // which were ready before it are served first.
+  void resume();
+  // Loop thread: the complete request waiting in Worker's ready batch goes to the app now.
+  void start_call() { run_app(); }
+  // When this connection last had a request go to the app (a worker-wide count; 0: never):
+  // within one poll's batch, the least recently served goes first.
+  uint64_t last_served() const { return last_served_; }
+
+  // Task: the app call on the executor's thread, then the response on the loop.
+  void run() override;
+  void complete() override;
+  std::string_view what() const override { return request_line(request_); }
 
   // app::Exchange
   const http::Request& request() const override { return request_; }
@@ -64,6 +80,7 @@ class Connection final : public app::Exchange {
     kReadingProxy,
     kReadingHead,
     kReadingBody,
+    kReady,  // complete, in the worker's ready batch (Worker::ready)
     kInApp,
     kWriting,
     kKeepAlive,
@@ -108,6 +125,10 @@ class Connection final : public app::Exchange {
   event write_ev_{};
   State state_ = State::kClosed;
   bool stop_requested_ = false;
+  bool deferred_ = false;  // waits in Worker::defer's queue
+  uint64_t last_served_ = 0;
+  bool app_ok_ = false;         // the app call succeeded (run() -> complete())
+  bool stream_broken_ = false;  // a streamed body could not be finished: close
   bool linger_ =
       false;  // input may be left unread when we close: linger (see close_after_response)
   std::chrono::steady_clock::time_point linger_until_;

@@ -17,19 +17,8 @@ namespace cppicorn::worker {
 
 void Connection::respond() {
   const bool head_request = request_.method == "HEAD";
-  if (streaming_) {
-    const bool has_body = !head_request && http::status_allows_body(status_);
-    if (declared_ && has_body && bytes_sent_ < declared_length_) {
-      spdlog::warn("Response to {} ended {} bytes short of its Content-Length; closing",
-                   request_line(request_), declared_length_ - bytes_sent_);
-      close();  // the client must see a truncated response, never the next one
-      return;
-    }
-    if (!declared_ && has_body && request_.version_minor == 1 &&
-        !send_all_blocking("0\r\n\r\n", 5, nullptr, 0)) {
-      close();
-      return;
-    }
+  if (streaming_) {  // all sent by run(), on the thread that made the call
+    if (stream_broken_) return close();
     request_done();
     return;
   }
@@ -131,9 +120,10 @@ void Connection::request_done() {
   }
   bool was_writing = state_ == State::kWriting;
   if (head_len_ > 0) worker_.request_done();
-  if (!keep_alive_ || !body_done_ || stop_requested_ || worker_.stopping()) {
-    return close_after_response();
-  }
+  // A response that promised keep-alive keeps its promise even when a stop began meanwhile
+  // (with threads, one always does for the calls in flight): the connection waits, as an
+  // idle one does then (stop_when_idle), for a next request to answer with "Connection: close".
+  if (!keep_alive_ || !body_done_) return close_after_response();
   // Bytes after this request's body are the next pipelined request.
   size_t next = raw_pos_;
   size_t leftover = in_len_ - next;
@@ -143,11 +133,16 @@ void Connection::request_done() {
   parser_.reset();
   if (was_writing) arm_read(worker_.settings().keepalive);
   if (in_len_ > 0) {
+    // A pipelined request queues behind those that were ready before it: a connection is
+    // never served twice while another's request waits (Puma #2625).
     state_ = State::kReadingHead;
     start_head_deadline();
+    deferred_ = true;
+    worker_.defer(*this);
   } else {
     state_ = State::kKeepAlive;
-    arm_read(worker_.settings().keepalive);
+    const bool stopping = stop_requested_ || worker_.stopping();
+    arm_read(stopping ? std::min(worker_.settings().keepalive, 1.0) : worker_.settings().keepalive);
   }
 }
 

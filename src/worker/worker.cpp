@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <random>
 
@@ -15,6 +16,7 @@
 #include "worker/connection.h"
 #include "worker/fork_guard.h"
 #include "worker/privileges.h"
+#include "worker/thread_pool.h"
 
 namespace cppicorn::worker {
 namespace {
@@ -51,7 +53,11 @@ Worker::Worker(const config::Settings& settings, std::vector<int> listen_fds, Sc
 
 Worker::~Worker() {
   ForkGuard::disarm();  // the fds it would close are about to close, their numbers to free
+  executor_.reset();  // joins the pool's threads before the connections they may hold go
   all_.clear();
+  if (defer_ev_) event_free(defer_ev_);
+  if (ready_ev_) event_free(ready_ev_);
+  if (turnover_ev_) event_free(turnover_ev_);
   accept_watch_.reset();  // before the base it registers in
   for (event* e : signal_events_) event_free(e);
   if (tick_) event_free(tick_);
@@ -78,6 +84,15 @@ bool Worker::boot(int* exit_code) {
       return false;
     }
   }
+  if (config::uses_thread_pool(settings_) && !app_->thread_safe()) {
+    spdlog::error(
+        "cannot run app '{}' with threads: {}: it does not declare that it may handle "
+        "requests on several threads at once (a native app sets CPPICORN_APP_THREAD_SAFE in "
+        "its flags); use threads: 1 or make the app thread-safe",
+        settings_.app, settings_.threads);
+    *exit_code = kExitAppLoadError;
+    return false;
+  }
   if (!app_->worker_start(&error)) {
     spdlog::error("App failed to start in worker {}: {}", getpid(), error);
     *exit_code = kExitAppLoadError;
@@ -92,6 +107,29 @@ bool Worker::boot(int* exit_code) {
       return false;
     }
   }
+  return true;
+}
+
+// After boot (worker_start ran) and before the loop signals are unblocked, so pool threads
+// start with them blocked.
+bool Worker::start_executor(int* exit_code) {
+  if (!config::uses_thread_pool(settings_)) {
+    executor_ = std::make_unique<InlineExecutor>(slot_);
+    return true;
+  }
+  app::App* app = app_.get();
+  ThreadPool::Hooks hooks{
+      [app](int index, std::string* error) { return app->thread_start(index, error); },
+      [app] { app->thread_stop(); }};
+  auto pool = std::make_unique<ThreadPool>(base_, settings_.threads, std::move(hooks));
+  std::string error;
+  if (!pool->start(&error)) {
+    spdlog::error("App failed to start a thread in worker {}: {}", getpid(), error);
+    *exit_code = kExitAppLoadError;
+    return false;
+  }
+  pool_ = pool.get();
+  executor_ = std::move(pool);
   return true;
 }
 
@@ -115,6 +153,13 @@ int Worker::run() {
     max_requests_ = static_cast<uint64_t>(settings_.max_requests) + static_cast<uint64_t>(jitter);
   }
   accept_watch_ = std::make_unique<AcceptWatch>(base_, epoll_fd, listen_fds_, on_accept, this);
+  defer_ev_ = event_new(base_, -1, 0, on_defer, this);
+  ready_ev_ = event_new(base_, -1, 0, on_ready, this);
+  turnover_ev_ = event_new(base_, -1, 0, on_turnover, this);
+  if (!start_executor(&exit_code)) {
+    if (app_started_) app_->worker_stop();
+    return exit_code;
+  }
   sigset_t loop_signals;
   sigemptyset(&loop_signals);
   for (int sig : kLoopSignals) {
@@ -127,7 +172,7 @@ int Worker::run() {
   tick_ = event_new(base_, -1, EV_PERSIST, on_tick, this);
   timeval one_second{1, 0};
   event_add(tick_, &one_second);
-  set_accepting(true);
+  update_accepting();
   slot_.heartbeat_ms = monotonic_ms();
   slot_.state = WorkerState::kIdle;
   // Tell the arbiter we serve: it waits for this before READY=1 and before retiring an old
@@ -137,6 +182,10 @@ int Worker::run() {
   ForkGuard::remove(boot_fd_);
   ::close(boot_fd_);
   event_base_dispatch(base_);
+  // Every thread is joined (and its thread_stop hook has run) before worker_stop, which may
+  // finalize an interpreter those threads were using.
+  executor_.reset();
+  pool_ = nullptr;
   if (access_log_) access_log_->flush();
   if (app_started_) app_->worker_stop();
   spdlog::info("Worker exiting (pid: {})", getpid());
@@ -175,15 +224,89 @@ void Worker::accept_ready(int listen_fd) {
     all_.push_back(std::make_unique<Connection>(*this));
     c = all_.back().get();
   }
-  if (++open_ >= static_cast<size_t>(settings_.worker_connections)) set_accepting(false);
+  ++open_;
+  update_accepting();
   c->open(fd, peer);
+}
+
+void Worker::update_accepting() {
+  bool room = !stopping_ && open_ < static_cast<size_t>(settings_.worker_connections);
+  if (pool_ != nullptr) {
+    // A new client is taken only when a thread is free for it (gunicorn #908); requests on
+    // connections already open queue regardless.
+    room = room && in_flight_ < static_cast<size_t>(pool_->size()) &&
+           (max_requests_ == 0 || requests_ + in_flight_ < max_requests_);
+  }
+  set_accepting(room);
+}
+
+// A worker whose threads are all taken stops listening, so a newcomer goes to a sibling with
+// a free thread. But when every worker is saturated, requests on open keep-alive connections
+// (which queue regardless) would keep the gate shut for good and starve the connections
+// waiting in the listen queue. So each turn of the loop in which a call completed while
+// saturated takes one newcomer, if there is one, into the back of the line: it is served
+// after the requests ready before it, like any other. A connection still in the listen
+// queue then means no sibling had a free thread for it.
+void Worker::turn_over() {
+  update_accepting();
+  if (accepting_ || turnover_pending_ || stopping_ ||
+      open_ >= static_cast<size_t>(settings_.worker_connections) ||
+      (max_requests_ > 0 && requests_ + in_flight_ >= max_requests_)) {
+    return;
+  }
+  turnover_pending_ = true;
+  event_active(turnover_ev_, EV_TIMEOUT, 0);  // after this turn's completions: one try
+}
+
+void Worker::on_turnover(evutil_socket_t, short, void* self) {
+  auto* w = static_cast<Worker*>(self);
+  w->turnover_pending_ = false;
+  if (w->accepting_ || w->stopping_) return;
+  for (int fd : w->listen_fds_) w->accept_ready(fd);
 }
 
 void Worker::connection_closed(Connection* c) {
   free_.push_back(c);
   --open_;
-  if (!stopping_ && open_ < static_cast<size_t>(settings_.worker_connections)) set_accepting(true);
+  update_accepting();
   if (stopping_) exit_if_done();
+}
+
+void Worker::defer(Connection& c) {
+  deferred_.push_back(&c);
+  // A timer due now runs after the loop's next poll and after the I/O callbacks it brings:
+  // requests that became ready meanwhile (other connections, newcomers) go first. Only
+  // pipelined requests take this path, at the cost of one non-blocking poll per turn.
+  if (deferred_.size() == 1) {
+    timeval now{0, 0};
+    event_add(defer_ev_, &now);
+  }
+}
+
+void Worker::ready(Connection& c) {
+  ready_.push_back(&c);
+  // Active events run in the order they were activated, so this one runs after the I/O
+  // callbacks of the current poll: the whole batch is known by then. No syscall.
+  if (ready_.size() == 1) event_active(ready_ev_, EV_TIMEOUT, 0);
+}
+
+void Worker::on_ready(evutil_socket_t, short, void* self) {
+  auto* w = static_cast<Worker*>(self);
+  w->starting_.swap(w->ready_);
+  if (w->starting_.size() > 1) {
+    std::stable_sort(w->starting_.begin(), w->starting_.end(), [](Connection* a, Connection* b) {
+      return a->last_served() < b->last_served();
+    });
+  }
+  for (Connection* c : w->starting_) c->start_call();
+  w->starting_.clear();
+}
+
+void Worker::on_defer(evutil_socket_t, short, void* self) {
+  auto* w = static_cast<Worker*>(self);
+  w->resuming_.swap(w->deferred_);
+  for (Connection* c : w->resuming_) c->resume();  // may defer() again: into deferred_
+  w->resuming_.clear();
 }
 
 void Worker::request_done() {
@@ -225,7 +348,18 @@ void Worker::on_tick(evutil_socket_t, short, void* self) { static_cast<Worker*>(
 
 void Worker::tick() {
   slot_.heartbeat_ms = monotonic_ms();
+  if (pool_ != nullptr) publish_calls();
   if (access_log_) access_log_->flush();
+}
+
+// gthread: the loop is never inside a call, so its heartbeat stays fresh; the arbiter learns
+// about a stuck call from the oldest one a pool thread has stamped, published here.
+void Worker::publish_calls() {
+  std::string what;
+  int64_t started = pool_->oldest(&what);
+  if (started != 0) slot_.set_request(what);
+  slot_.request_started_ms = started;
+  if (!stopping_) slot_.state = in_flight_ > 0 ? WorkerState::kBusy : WorkerState::kIdle;
 }
 
 }  // namespace cppicorn::worker

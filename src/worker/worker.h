@@ -1,7 +1,8 @@
 // Worker: one forked process serving connections from the shared listeners with a libevent
-// loop, one application call at a time. It accepts only while its loop runs (so a worker busy
-// in the app leaves new clients to its siblings), beats its scoreboard heartbeat, and stops
-// gracefully on TERM (in-flight requests finish), at once on INT/QUIT.
+// loop, the only thread that polls. App calls run inline (sync: one at a time) or on a pool
+// of threads (gthread); either way a worker accepts only while a call can start at once (so
+// a busy worker leaves new clients to its siblings), beats its scoreboard heartbeat, and
+// stops gracefully on TERM (in-flight requests finish), at once on INT/QUIT.
 #pragma once
 
 #include <event2/event.h>
@@ -18,10 +19,12 @@
 #include "log/access_log.h"
 #include "net/ip_allow.h"
 #include "worker/accept_watch.h"
+#include "worker/executor.h"
 
 namespace cppicorn::worker {
 
 class Connection;
+class ThreadPool;
 
 // Who may speak for a client: parsed once per worker from the settings, never per request.
 struct PeerTrust {
@@ -55,20 +58,59 @@ class Worker {
   const config::Settings& settings() const { return settings_; }
   const http::Limits& limits() const { return limits_; }
   const PeerTrust& trust() const { return trust_; }
-  http::DateCache& date() { return date_; }
+  // Per thread: a pool thread renders the head of a streamed response itself.
+  static http::DateCache& date() {
+    thread_local http::DateCache cache;
+    return cache;
+  }
   log::AccessLog* access_log() { return access_log_.get(); }
   app::App& app() { return *app_; }
   ScoreboardSlot& slot() { return slot_; }
   bool stopping() const { return stopping_; }
-  // The request being served is the last before max_requests recycles this worker.
-  bool last_request() const { return max_requests_ > 0 && requests_ + 1 >= max_requests_; }
+  // The request about to start is the last before max_requests recycles this worker: the
+  // ones served and those in flight on other threads count.
+  bool last_request() const {
+    return max_requests_ > 0 && requests_ + in_flight_ + 1 >= max_requests_;
+  }
   void request_done();
   void connection_closed(Connection* c);
+  // App calls run on a thread pool (a connection is handed over whole for the call).
+  bool threaded() const { return pool_ != nullptr; }
+  // The executor seam: a connection with a complete request hands it over; call_done() is
+  // the first thing its completion does, on the loop thread.
+  void submit(Task& call) {
+    ++in_flight_;
+    if (pool_ != nullptr) update_accepting();
+    executor_->submit(call);
+  }
+  void call_done() {
+    --in_flight_;
+    if (pool_ != nullptr) turn_over();
+  }
+  // A connection with a complete request joins this poll's batch: once the loop has run
+  // every I/O callback of the poll, the batch goes to the executor, least recently served
+  // connection first. A keep-alive client that resends at once thus never gets ahead of one
+  // whose request arrived while the worker was busy (sync) or the pool was full (gthread).
+  void ready(Connection& c);
+  uint64_t next_serial() { return ++serial_; }
+  // Puts a connection's next (pipelined) request at the back of the line: it goes on
+  // (resume()) after the requests that are ready by the loop's next poll.
+  void defer(Connection& c);
 
  private:
   bool boot(int* exit_code);
+  bool start_executor(int* exit_code);
   void accept_ready(int listen_fd);
   void set_accepting(bool on);
+  // Accept while a new connection could be served at once: not stopping, under
+  // worker_connections, a thread free (gthread) and max_requests not reached.
+  void update_accepting();
+  // gthread, after a call completed: admission, and a newcomer's turn when saturated.
+  void turn_over();
+  static void on_turnover(evutil_socket_t, short, void* self);
+  void publish_calls();
+  static void on_defer(evutil_socket_t, short, void* self);
+  static void on_ready(evutil_socket_t, short, void* self);
   void begin_graceful_stop();
   void exit_if_done();
   void tick();
@@ -92,8 +134,17 @@ class Worker {
   bool app_started_ = false;
   uint64_t requests_ = 0;
   uint64_t max_requests_ = 0;  // 0: unlimited
-  http::DateCache date_;
   std::unique_ptr<log::AccessLog> access_log_;
+  std::unique_ptr<Executor> executor_;
+  ThreadPool* pool_ = nullptr;  // executor_ when it is the gthread pool
+  size_t in_flight_ = 0;        // submitted calls not yet completed
+  event* defer_ev_ = nullptr;
+  event* ready_ev_ = nullptr;
+  std::vector<Connection*> ready_, starting_;  // swapped, as deferred_ and resuming_
+  uint64_t serial_ = 0;
+  event* turnover_ev_ = nullptr;
+  bool turnover_pending_ = false;
+  std::vector<Connection*> deferred_, resuming_;  // swapped, so neither reallocates for long
   std::vector<std::unique_ptr<Connection>> all_;  // owns every Connection ever made
   std::vector<Connection*> free_;                 // closed ones, ready for reuse
   size_t open_ = 0;

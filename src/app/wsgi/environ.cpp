@@ -88,12 +88,12 @@ std::string script_name() {
 
 }  // namespace
 
-bool init_environ() {
+bool init_environ(bool multithread) {
   g_base = PyDict_New();
   if (g_base == nullptr) return false;
   PyObject* version = Py_BuildValue("(ii)", 1, 0);
   return set(g_base, "wsgi.version", version) &&
-         set(g_base, "wsgi.multithread", Py_NewRef(Py_False)) &&
+         set(g_base, "wsgi.multithread", Py_NewRef(multithread ? Py_True : Py_False)) &&
          set(g_base, "wsgi.multiprocess", Py_NewRef(Py_True)) &&
          set(g_base, "wsgi.run_once", Py_NewRef(Py_False)) &&
          set(g_base, "wsgi.input_terminated", Py_NewRef(Py_True)) &&

@@ -129,7 +129,8 @@ class FileWrapper:
         raise StopIteration
 )PY";
 
-Current g_current;
+thread_local Current g_current;
+bool g_multithread = false;
 PyObject* g_write = nullptr;
 PyObject* g_start_response = nullptr;
 PyObject* g_input_type = nullptr;
@@ -222,9 +223,7 @@ PyObject* write_body(PyObject*, PyObject* data) {
   }
   if (PyBytes_GET_SIZE(data) == 0) Py_RETURN_NONE;
   commit();
-  if (c.x->stream(PyBytes_AS_STRING(data), static_cast<size_t>(PyBytes_GET_SIZE(data))) != 0) {
-    return error(PyExc_OSError, "the client is gone");
-  }
+  if (stream_bytes(*c.x, data) != 0) return error(PyExc_OSError, "the client is gone");
   Py_RETURN_NONE;
 }
 
@@ -239,7 +238,14 @@ PyObject* read_body(PyObject*, PyObject* args) {
   size = std::clamp<Py_ssize_t>(size, 1, 1 << 20);
   Ref buf(PyBytes_FromStringAndSize(nullptr, size));
   if (!buf) return nullptr;
-  int64_t n = c.x->read_body(PyBytes_AS_STRING(buf.get()), static_cast<size_t>(size));
+  int64_t n;
+  if (g_multithread) {  // the read may wait on the client: let the other threads run
+    Py_BEGIN_ALLOW_THREADS n =
+        c.x->read_body(PyBytes_AS_STRING(buf.get()), static_cast<size_t>(size));
+    Py_END_ALLOW_THREADS
+  } else {
+    n = c.x->read_body(PyBytes_AS_STRING(buf.get()), static_cast<size_t>(size));
+  }
   if (n < 0) return error(PyExc_OSError, "the request body could not be read");
   PyObject* out = buf.release();
   if (_PyBytes_Resize(&out, static_cast<Py_ssize_t>(n)) != 0) return nullptr;
@@ -275,6 +281,18 @@ PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
 }  // namespace
 
 Current& current() { return g_current; }
+bool multithread() { return g_multithread; }
+void set_multithread(bool on) { g_multithread = on; }
+
+int stream_bytes(app::Exchange& x, PyObject* bytes) {
+  const char* data = PyBytes_AS_STRING(bytes);
+  const size_t len = static_cast<size_t>(PyBytes_GET_SIZE(bytes));
+  if (!g_multithread) return x.stream(data, len);
+  int rc;
+  // The caller holds a reference to the (immutable) bytes, so they outlive the write.
+  Py_BEGIN_ALLOW_THREADS rc = x.stream(data, len);
+  Py_END_ALLOW_THREADS return rc;
+}
 
 void commit() {
   Current& c = g_current;

@@ -3,7 +3,8 @@
 //   environ.cpp   the environ dict of one request
 //   runtime.cpp   the _cppicorn module: start_response, write, body reads, log lines;
 //                 wsgi.input, wsgi.errors and wsgi.file_wrapper written in Python on top
-// One request at a time per process: the request being served is a process-wide Current.
+// One request at a time per thread: the request a thread serves is its own (thread_local)
+// Current; with threads, the GIL is dropped around blocking reads and writes (multithread()).
 #pragma once
 
 #define PY_SSIZE_T_CLEAN
@@ -49,7 +50,12 @@ struct Current {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
 };
-Current& current();
+Current& current();  // the calling thread's
+// Requests run on several threads (--threads): release the GIL around socket I/O.
+bool multithread();
+void set_multithread(bool on);
+// x.stream() of a bytes object (without the GIL when multithread()); 0 or -1.
+int stream_bytes(app::Exchange& x, PyObject* bytes);
 
 // Status and headers to the Exchange (once): Content-Length becomes set_content_length.
 void commit();
@@ -68,7 +74,7 @@ PyObject* new_input();
 // The environ of the current request (environ.cpp). Nullptr with a Python error set.
 PyObject* make_environ(app::Exchange& x);
 // Builds the constant part once, after load_runtime().
-bool init_environ();
+bool init_environ(bool multithread);
 
 // The pending Python exception (cleared) as "Type: message" plus its traceback.
 std::string format_exception();

@@ -1,8 +1,11 @@
 // WsgiApp: a Python WSGI application (PEP 3333) on embedded CPython, and the plugin's
 // factory. The interpreter starts where the app is loaded (the worker, or the master with
-// --preload; the worker then runs PyOS_AfterFork_Child). The worker's one thread holds the GIL
-// while it serves a request and releases it between requests, so threads the app starts
-// still run while the worker waits for connections.
+// --preload; the worker then runs PyOS_AfterFork_Child). A thread holds the GIL while it
+// serves a request and releases it between requests, so threads the app starts still run
+// while the worker waits. With --threads, each pool thread has its own PyThreadState (made
+// in thread_start, named for threading.current_thread()) and drops the GIL around reads
+// of the body and streamed writes; buffered bodies and files are written by the loop thread,
+// which never touches Python.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -24,6 +27,10 @@ namespace {
 constexpr size_t kBufferLimit = 1 << 20;
 
 pid_t g_init_pid = 0;
+// The calling thread's Python thread state while it does not hold the GIL: the loop thread's
+// (sync) or a pool thread's (gthread).
+thread_local PyThreadState* t_idle = nullptr;
+thread_local PyGILState_STATE t_gil_state;
 
 bool start_interpreter(std::string* error) {
   if (Py_IsInitialized()) return true;
@@ -116,12 +123,13 @@ class WsgiApp final : public app::App {
 
   bool worker_start(std::string*) override {
     if (getpid() != g_init_pid) PyOS_AfterFork_Child();  // loaded in the master (--preload)
-    idle_ = PyEval_SaveThread();
+    t_idle = PyEval_SaveThread();
     return true;
   }
 
+  // The worker joins every pool thread (thread_stop) before this.
   void worker_stop() override {
-    PyEval_RestoreThread(idle_);
+    PyEval_RestoreThread(t_idle);
     flush_std_streams();
     if (PyObject* errors = errors_stream(); errors != nullptr) {
       Ref r(PyObject_CallMethod(errors, "flush", nullptr));
@@ -130,8 +138,34 @@ class WsgiApp final : public app::App {
     Py_FinalizeEx();  // runs the app's atexit handlers, as a Python process would
   }
 
+  // WSGI apps are called from several threads by servers that say so (wsgi.multithread),
+  // as gunicorn's gthread and uWSGI do.
+  bool thread_safe() const override { return true; }
+
+  bool thread_start(int index, std::string* error) override {
+    t_gil_state = PyGILState_Ensure();  // a new thread state for this thread, with the GIL
+    // threading.current_thread() would say "Dummy-N": give each pool thread a real name.
+    Ref threading(PyImport_ImportModule("threading"));
+    Ref thread(threading ? PyObject_CallMethod(threading.get(), "current_thread", nullptr)
+                         : nullptr);
+    Ref name(PyUnicode_FromFormat("cppicorn-thread-%d", index + 1));
+    if (!thread || !name || PyObject_SetAttrString(thread.get(), "name", name.get()) != 0) {
+      *error = "cannot name a Python thread: " + format_exception();
+      PyGILState_Release(t_gil_state);
+      return false;
+    }
+    t_idle = PyEval_SaveThread();
+    return true;
+  }
+
+  void thread_stop() override {
+    PyEval_RestoreThread(t_idle);
+    t_idle = nullptr;
+    PyGILState_Release(t_gil_state);  // deletes the thread state Ensure made
+  }
+
   bool handle(app::Exchange& x) override {
-    PyEval_RestoreThread(idle_);
+    PyEval_RestoreThread(t_idle);
     Current& c = current();
     c.x = &x;
     c.serial = ++serial_;
@@ -140,7 +174,7 @@ class WsgiApp final : public app::App {
     c.headers.clear();
     bool ok = serve(x);
     c.x = nullptr;
-    idle_ = PyEval_SaveThread();
+    t_idle = PyEval_SaveThread();
     return ok;
   }
 
@@ -220,9 +254,7 @@ class WsgiApp final : public app::App {
   }
 
   static bool stream(app::Exchange& x, PyObject* bytes) {
-    if (x.stream(PyBytes_AS_STRING(bytes), static_cast<size_t>(PyBytes_GET_SIZE(bytes))) == 0) {
-      return true;
-    }
+    if (stream_bytes(x, bytes) == 0) return true;
     spdlog::debug("Client gone while sending the response to {} {}", x.request().method,
                   x.request().target);
     return false;
@@ -266,8 +298,7 @@ class WsgiApp final : public app::App {
   }
 
   PyObject* app_;
-  PyThreadState* idle_ = nullptr;
-  uint64_t serial_ = 0;
+  uint64_t serial_ = 0;  // under the GIL
 };
 
 }  // namespace
@@ -283,7 +314,8 @@ extern "C" __attribute__((visibility("default"))) cppicorn::app::App* cppicorn_w
     return nullptr;
   }
   if (!start_interpreter(error)) return nullptr;
-  if (!load_runtime() || !init_environ()) {
+  set_multithread(spec->threads > 1);
+  if (!load_runtime() || !init_environ(spec->threads > 1)) {
     *error = fmt::format("cannot load app '{}': the WSGI runtime failed:\n{}", spec->app,
                          format_exception());
     return nullptr;

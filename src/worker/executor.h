@@ -1,0 +1,64 @@
+// The executor seam: where a worker runs an application call. The connection engine (the
+// libevent loop: accept, parse, pre-read, write, keep-alive) is the same for every worker
+// class; only this differs. A Connection hands over a complete request as a Task and resumes
+// when the executor calls complete() on the loop thread.
+//   sync:    InlineExecutor, the call runs right here on the loop thread (no queue, no
+//            wake-up, no extra syscall or allocation: exactly the pre-executor path).
+//   gthread: ThreadPool (thread_pool.h), a fixed pool of threads fed from the loop.
+#pragma once
+
+#include <string_view>
+
+#include "arbiter/scoreboard.h"
+
+namespace cppicorn::worker {
+
+// One application call handed to an executor. Between submit() and complete() the task (the
+// Connection) belongs to the executor's thread alone; the loop does not touch it.
+class Task {
+ public:
+  // The app call, on the executor's thread. May block (body reads, streamed writes).
+  virtual void run() = 0;
+  // Back on the loop thread, after run() returned.
+  virtual void complete() = 0;
+  // What the call is, for the scoreboard and timeout messages ("GET / HTTP/1.1"); read by
+  // the thread that owns the task.
+  virtual std::string_view what() const = 0;
+
+ protected:
+  ~Task() = default;
+
+ private:
+  friend class ThreadPool;
+  Task* next_ = nullptr;  // intrusive queue link: queueing a task never allocates
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Loop thread: runs task.run() somewhere, then task.complete() on the loop thread.
+  virtual void submit(Task& task) = 0;
+};
+
+// sync: the call runs inline on the loop thread, stamped in the worker's scoreboard slot so
+// the arbiter's timeout (a heartbeat the busy loop no longer beats) can name it.
+class InlineExecutor final : public Executor {
+ public:
+  explicit InlineExecutor(ScoreboardSlot& slot) : slot_(slot) {}
+
+  void submit(Task& task) override {
+    slot_.set_request(task.what());
+    slot_.request_started_ms = monotonic_ms();
+    slot_.state = WorkerState::kBusy;
+    task.run();
+    slot_.request_started_ms = 0;
+    slot_.heartbeat_ms = monotonic_ms();
+    slot_.state = WorkerState::kIdle;
+    task.complete();
+  }
+
+ private:
+  ScoreboardSlot& slot_;
+};
+
+}  // namespace cppicorn::worker

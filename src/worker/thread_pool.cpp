@@ -1,0 +1,167 @@
+// ThreadPool (thread_pool.h): the gthread executor's queues, threads and wake-ups.
+#include "worker/thread_pool.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "worker/fork_guard.h"
+
+namespace cppicorn::worker {
+
+ThreadPool::ThreadPool(event_base* base, int threads, Hooks hooks)
+    : count_(std::max(threads, 1)),
+      hooks_(std::move(hooks)),
+      stamps_(new Stamp[static_cast<size_t>(count_)]),
+      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (!wake_fd_) throw std::runtime_error(std::string("eventfd: ") + strerror(errno));
+  ForkGuard::add(wake_fd_.get());  // a child the app forks does not keep it
+  wake_ev_ = event_new(base, wake_fd_.get(), EV_READ | EV_PERSIST, on_wake, this);
+  event_add(wake_ev_, nullptr);
+}
+
+ThreadPool::~ThreadPool() {
+  stop();
+  if (wake_ev_ != nullptr) event_free(wake_ev_);
+  ForkGuard::remove(wake_fd_.get());
+}
+
+bool ThreadPool::start(std::string* error) {
+  // Signals are the loop's: threads start with all of them blocked except the faults, so
+  // a kill() of the worker never runs a handler on a thread in the middle of an app call.
+  sigset_t all, old;
+  sigfillset(&all);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP}) sigdelset(&all, sig);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  threads_.reserve(static_cast<size_t>(count_));
+  for (int i = 0; i < count_; ++i) threads_.emplace_back(&ThreadPool::thread_main, this, i);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return started_ == count_; });
+  if (start_error_.empty()) return true;
+  *error = start_error_;
+  lock.unlock();
+  stop();
+  return false;
+}
+
+void ThreadPool::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+void ThreadPool::submit(Task& task) {
+  task.next_ = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (ready_tail_ != nullptr) {
+      ready_tail_->next_ = &task;
+    } else {
+      ready_head_ = &task;
+    }
+    ready_tail_ = &task;
+  }
+  cv_.notify_one();  // no syscall when no thread waits
+}
+
+void ThreadPool::thread_main(int index) {
+  std::string error;
+  bool ok = !hooks_.start || hooks_.start(index, &error);
+  {
+    std::lock_guard lock(mu_);
+    if (!ok && start_error_.empty()) start_error_ = error.empty() ? "thread start failed" : error;
+    ++started_;
+  }
+  cv_.notify_all();
+  Stamp& stamp = stamps_[static_cast<size_t>(index)];
+  while (ok) {
+    Task* task;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return ready_head_ != nullptr || stopping_ || !start_error_.empty(); });
+      if (ready_head_ == nullptr) break;  // stopping, and nothing left to take
+      task = ready_head_;
+      ready_head_ = task->next_;
+      if (ready_head_ == nullptr) ready_tail_ = nullptr;
+      std::string_view what = task->what();
+      size_t n = std::min(what.size(), sizeof stamp.what - 1);
+      std::memcpy(stamp.what, what.data(), n);
+      stamp.what[n] = '\0';
+      stamp.started_ms.store(monotonic_ms(), std::memory_order_relaxed);
+    }
+    task->run();
+    stamp.started_ms.store(0, std::memory_order_relaxed);
+    finished(*task);
+  }
+  if (ok && hooks_.stop) hooks_.stop();
+}
+
+void ThreadPool::finished(Task& task) {
+  task.next_ = nullptr;
+  bool was_empty;
+  {
+    std::lock_guard lock(done_mu_);
+    was_empty = done_head_ == nullptr;
+    if (done_tail_ != nullptr) {
+      done_tail_->next_ = &task;
+    } else {
+      done_head_ = &task;
+    }
+    done_tail_ = &task;
+  }
+  // Only the first completion since the loop's last drain wakes it: the loop reads the
+  // eventfd before it takes the queue, so nothing pushed after that can be missed.
+  if (was_empty) {
+    uint64_t one = 1;
+    while (::write(wake_fd_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+void ThreadPool::on_wake(evutil_socket_t, short, void* self) {
+  static_cast<ThreadPool*>(self)->drain();
+}
+
+void ThreadPool::drain() {
+  uint64_t count;
+  if (::read(wake_fd_.get(), &count, sizeof count) < 0 && errno != EAGAIN) {
+    spdlog::error("thread pool wake-up: {}", strerror(errno));
+  }
+  Task* task;
+  {
+    std::lock_guard lock(done_mu_);
+    task = done_head_;
+    done_head_ = done_tail_ = nullptr;
+  }
+  while (task != nullptr) {
+    Task* next = task->next_;  // complete() may hand the task over again
+    task->complete();
+    task = next;
+  }
+}
+
+int64_t ThreadPool::oldest(std::string* what) const {
+  std::lock_guard lock(mu_);
+  int64_t oldest = 0;
+  for (int i = 0; i < count_; ++i) {
+    const Stamp& s = stamps_[static_cast<size_t>(i)];
+    int64_t started = s.started_ms.load(std::memory_order_relaxed);
+    if (started != 0 && (oldest == 0 || started < oldest)) {
+      oldest = started;
+      if (what != nullptr) *what = s.what;
+    }
+  }
+  return oldest;
+}
+
+}  // namespace cppicorn::worker
