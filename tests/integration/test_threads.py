@@ -13,6 +13,7 @@ import pytest
 
 from conftest import LoadClient, RawReader, wait_for
 from test_lifecycle import build_test_app, run_to_exit
+from test_upgrade import NEXT, replace_binary, report, run_load, upgradable  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
@@ -434,3 +435,15 @@ def test_django_app_on_threads(server):
     assert concurrent_gets(server.port, "/", 16) == [(200, b"Hello from Django")] * 16
     names = {body for _, body in concurrent_gets(server.port, "/thread", 8)}
     assert names <= {f"cppicorn-thread-{i}".encode() for i in range(1, 5)}, names
+
+
+def test_usr2_upgrade_under_load_with_threads(upgradable):
+    s = upgradable
+    s.start("-w", "2", "--threads", "4", "-p", s.pidfile, app="diag:app")
+
+    def upgrade():
+        replace_binary(s.binary, source=NEXT)
+        s.signal(signal.SIGUSR2)
+        assert s.wait_exit(30) == 0  # the old master's workers drained their threads
+    keep, fresh = run_load(s.port, 2, upgrade, path="/sleep?ms=2")
+    report("USR2 upgrade with threads", keep, fresh)
