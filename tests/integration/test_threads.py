@@ -215,7 +215,7 @@ def test_term_lets_calls_on_every_thread_finish(server):
     results = [None] * 4
 
     def one(i):
-        results[i] = server.request("GET", "/sleep?ms=1500", timeout=30)[::2]
+        results[i] = server.request("GET", "/sleep?ms=4000", timeout=30)[::2]
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
     for t in threads:
@@ -224,7 +224,7 @@ def test_term_lets_calls_on_every_thread_finish(server):
     server.signal(signal.SIGTERM)
     for t in threads:
         t.join(30)
-    assert results == [(200, b"slept 1500\n")] * 4
+    assert results == [(200, b"slept 4000\n")] * 4
     assert server.wait_exit() == 0
 
 
