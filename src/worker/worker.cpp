@@ -53,7 +53,7 @@ Worker::Worker(const config::Settings& settings, std::vector<int> listen_fds, Sc
 
 Worker::~Worker() {
   ForkGuard::disarm();  // the fds it would close are about to close, their numbers to free
-  executor_.reset();  // joins the pool's threads before the connections they may hold go
+  executor_.reset();    // joins the pool's threads before the connections they may hold go
   all_.clear();
   if (defer_ev_) event_free(defer_ev_);
   if (ready_ev_) event_free(ready_ev_);
