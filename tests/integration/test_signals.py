@@ -214,9 +214,8 @@ def test_hup_rotates_workers_under_load(server, load_client, tmp_path, keepalive
         wait_for(lambda: server.log_has("Reloaded"), what="reload logged")
         after = load.ok
         wait_for(lambda: load.ok >= after + 50, what="load served by the new generation")
-    print(f"HUP under load (keepalive={keepalive}): ok={load.ok} retried={load.retried} "
-          f"failed={len(load.failed)} {load.failed[:5]}")
-    assert load.failed == []
+    # Each thread's connection is closed once by its retiring worker at most.
+    load.check(max_reused_closed=4 if keepalive else 0)
     assert server.workers() == new
     assert server.proc.poll() is None
 

@@ -85,11 +85,13 @@ def run_load(port, seconds_after, event, path="/"):
 
 
 def report(name, keep, fresh):
+    """No request failed; each keep-alive thread met at most one idle connection closed
+    under it (its worker retiring); fresh connections never retry."""
     total = keep.ok + fresh.ok + len(keep.failed) + len(fresh.failed)
-    print(f"\n{name}: {total} requests, {keep.retried} retried keep-alive, "
-          f"{len(keep.failed) + len(fresh.failed)} failed")
-    assert keep.failed == [] and fresh.failed == [], (keep.failed[:5], fresh.failed[:5])
-    assert fresh.retried == 0
+    print(f"\n{name}: {total} requests, {keep.reused_conn_closed} reused keep-alive "
+          f"connections closed, {len(keep.failed) + len(fresh.failed)} failed")
+    keep.check()
+    fresh.check(max_reused_closed=0)
 
 
 def test_usr2_upgrade_to_new_build_under_load(upgradable):
@@ -228,9 +230,11 @@ def test_pool_changes_under_load(server, tmp_path, event):
     keep, fresh = run_load(server.port, 1, change)
     if event == "sigkill":
         # Requests in flight on the killed worker die with it; a client retries them once.
-        print(f"\nSIGKILL worker: {keep.ok + fresh.ok} ok, {keep.retried} retried, "
-              f"{len(keep.failed)} keep-alive failed, {len(fresh.failed)} fresh failed")
-        assert keep.failed == []
+        # On a reused connection the client cannot tell that from an idle close (and may
+        # retry, the request being idempotent); on a fresh one it is a failure.
+        print(f"\nSIGKILL worker: keep {keep.summary()}; fresh {fresh.summary()}")
+        keep.check()
+        assert fresh.reused_conn_closed == 0
         assert len(fresh.failed) <= 1  # at most the one request that worker was serving
     else:
         report(event, keep, fresh)
