@@ -303,6 +303,33 @@ class RawReader:
             return True
 
 
+def _tcp_table():
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            yield (int(parts[1].split(":")[1], 16), int(parts[2].split(":")[1], 16), parts[3],
+                   int(parts[4].split(":")[1], 16))
+
+
+def tcp_rx_queue(server_port, client_port):
+    """Bytes the server side of the connection from client_port has not read yet
+    (/proc/net/tcp rx_queue), or None while there is no such connection. 0 after a send
+    means the server's process has read all of it: a readiness condition, not a sleep."""
+    for local, remote, state, rx in _tcp_table():
+        if local == server_port and remote == client_port and state != "0A":
+            return rx
+    return None
+
+
+def accept_queue(port):
+    """Connections waiting in the accept queue of the IPv4 listener on port (rx_queue of a
+    LISTEN socket), or None if nothing listens there."""
+    for local, _, state, rx in _tcp_table():
+        if local == port and state == "0A":
+            return rx
+    return None
+
+
 @pytest.fixture
 def server(binary, examples, tmp_path):
     s = Server(binary, examples, str(tmp_path))

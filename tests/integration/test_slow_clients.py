@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from conftest import RawReader, wait_for
+from conftest import RawReader, accept_queue, tcp_rx_queue, wait_for
 
 
 def connect(server, timeout=10):
@@ -120,7 +120,7 @@ def test_body_timeout_between_body_bytes_evented(server):
         port = s.getsockname()[1]
         # The worker has read everything we sent (nothing queued in its socket) before the
         # probe, so the probe proves the worker is free while it holds a part-read body.
-        wait_for(lambda: server_recv_queue(server.port, port) == 0, what="the head read")
+        wait_for(lambda: tcp_rx_queue(server.port, port) == 0, what="the head read")
         assert server.request("GET", "/pid", timeout=3)[2] == pid
         t0 = time.monotonic()
         r = RawReader(s)
@@ -128,19 +128,6 @@ def test_body_timeout_between_body_bytes_evented(server):
         assert r.at_eof()
         assert time.monotonic() - t0 >= 0.5  # body_timeout 1, counted from the last byte
     assert server.request("GET", "/pid")[2] == pid
-
-
-def server_recv_queue(server_port, client_port):
-    """Bytes the server has not read yet on the connection from client_port (/proc/net/tcp
-    rx_queue), or None before the connection is accepted into the table."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            parts = line.split()
-            local, remote = parts[1], parts[2]
-            if (int(local.split(":")[1], 16) == server_port
-                    and int(remote.split(":")[1], 16) == client_port):
-                return int(parts[4].split(":")[1], 16)
-    return None
 
 
 def test_body_timeout_blocking_read(server):
@@ -203,17 +190,6 @@ def test_keepalive_timeout_is_the_setting(binary, examples, tmp_path):
     finally:
         short.stop()
         long_.stop()
-
-
-def accept_queue(port):
-    """Connections waiting in the accept queue of the listener on port (/proc/net/tcp rx_queue
-    of a LISTEN socket)."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            parts = line.split()
-            if int(parts[1].split(":")[1], 16) == port and parts[3] == "0A":
-                return int(parts[4].split(":")[1], 16)
-    return None
 
 
 def test_worker_connections_cap_defers_excess_clients(server):
