@@ -61,7 +61,11 @@ def test_hung_request_is_killed_after_timeout(server):
         s.sendall(b"GET /sleep?ms=60000 HTTP/1.1\r\nHost: x\r\n\r\n")
         r = RawReader(s)
         assert r.at_eof(timeout=30), "the client's connection must be closed"
-    print(f"timeout -t 2: connection closed after {time.monotonic() - t0:.2f}s")
+    took = time.monotonic() - t0
+    print(f"timeout -t 2: connection closed after {took:.2f}s")
+    # The setting's effect: not before 2 s (the heartbeat is older than -t), and nowhere near
+    # the 30 s default (the master checks once a second).
+    assert 2 <= took < 15, took
     wait_for(lambda: server.log_has(f"WORKER TIMEOUT (pid:{worker})"), what="timeout logged")
     line = next(x for x in server.log().splitlines() if "WORKER TIMEOUT" in x)
     print(line)
@@ -70,6 +74,56 @@ def test_hung_request_is_killed_after_timeout(server):
                    what="a new worker")
     assert get_pid(server) in new
     assert server.log().count("Booting worker") == 2
+
+
+def test_worker_timeout_sends_sigabrt_then_sigkill(server, tmp_path):
+    """README/cppicorn(1): a timed-out worker gets SIGABRT, then SIGKILL. The app records the
+    SIGABRT it receives and survives it; the SIGKILL a second later ends it anyway."""
+    abort_file = tmp_path / "aborts"
+    here = os.path.join(HERE, "apps")
+    server.start("-w", "1", "-t", "1", "--app-path", here, app="aborting:app",
+                 env={"ABORT_FILE": str(abort_file), "PYTHONDONTWRITEBYTECODE": "1"})
+    (worker,) = server.wait_workers(1)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert RawReader(s).at_eof(timeout=30)
+    assert abort_file.read_text().split() == ["SIGABRT", str(worker)]
+    # It ignored SIGABRT, so only SIGKILL can have ended it (its sleep had 55 s to go); the
+    # master expected both, so it logs neither as news.
+    wait_for(lambda: worker not in server.workers() and len(server.workers()) == 1,
+             what="the worker replaced")
+    assert f"Worker (pid:{worker}) was sent" not in server.log()
+    assert server.request("GET", "/")[0] == 200
+
+
+def test_term_sigkills_workers_still_busy_after_graceful_timeout(server):
+    """TERM: a worker still in a request at graceful_timeout is SIGKILLed and the master
+    exits; not before the timeout (the request had its chance)."""
+    server.start("-w", "1", "--graceful-timeout", "1", app="diag:app")
+    (worker,) = server.wait_workers(1)
+    from test_signals import InFlight, in_sleep
+    req = InFlight(server.port, "/sleep?ms=60000")
+    wait_for(lambda: in_sleep(worker), what="the request to be in the app")
+    t0 = time.monotonic()
+    server.signal(signal.SIGTERM)
+    code = server.wait_exit(30)
+    took = time.monotonic() - t0
+    req.join()
+    print(f"TERM with a 60 s request, graceful_timeout 1: exit {code} after {took:.2f}s")
+    assert code == 0
+    assert took >= 0.95
+    assert req.status is None and req.error is not None  # cut, not answered
+    assert not os.path.exists(f"/proc/{worker}")  # gone (and reaped) with its master
+
+
+def test_worker_that_cannot_boot_exits_3(server, tmp_path):
+    """Exit status 3 (cppicorn(1)): a worker could not boot; here its access log cannot be
+    opened. The master stops instead of respawning it."""
+    code, log = run_to_exit(server, "--access-logfile", str(tmp_path / "no" / "such" / "a.log"),
+                            app="hello:app", workers=1)
+    assert code == 3, log
+    assert "Worker failed to boot" in log
+    assert "Reason: Worker failed to boot." in log  # the master's reason for stopping
 
 
 # -- max_requests ----------------------------------------------------------------------------
