@@ -158,29 +158,47 @@ def test_second_usr2_is_refused(upgradable):
     wait_for(lambda: "Upgrading: started new master" in s.log(), 10, what="upgrade start")
     s.signal(signal.SIGUSR2)
     wait_for(lambda: "Refusing USR2: an upgrade to pid" in s.log(), 10, what="refusal")
+    assert read_pid(s.pidfile + ".oldbin") == s.proc.pid  # while the upgrade is under way
     wait_for(lambda: "Upgrade failed" in s.log(), 20, what="timeout")
-    assert version_of(s)
+    # The first attempt failed and the second never started: the old master serves, alone.
+    assert s.log().count("Upgrading: started new master") == 1
+    assert read_pid(s.pidfile) == s.proc.pid
+    assert not os.path.exists(s.pidfile + ".oldbin")
+    assert not version_of(s).endswith("-next")
+    assert s.proc.poll() is None
 
 
-def test_manual_upgrade_winch_then_quit(upgradable):
+@pytest.mark.parametrize("finish", [signal.SIGTERM, signal.SIGQUIT], ids=["term", "quit"])
+def test_manual_upgrade_winch_then_term(upgradable, finish):
+    """README and cppicorn(1): WINCH the old master, then TERM it (QUIT, gunicorn's, works
+    too). While both masters run, PIDFILE.oldbin holds the old pid and PIDFILE the new one,
+    whose title says "(new)"."""
     s = upgradable
     s.start("-w", "2", "-p", s.pidfile, "--upgrade-manual", app="diag:app")
+    old = s.proc.pid
     old_workers = s.workers()
 
     def manual():
         replace_binary(s.binary, source=NEXT)
         s.signal(signal.SIGUSR2)
         wait_for(lambda: "Manual upgrade:" in s.log(), 20, what="new master ready")
-        with open(f"/proc/{s.proc.pid}/cmdline", "rb") as f:
+        new = int(s.log().split("New master (pid ")[1].split(")")[0])
+        with open(f"/proc/{old}/cmdline", "rb") as f:
             assert f.read().startswith(b"cppicorn: master (old) [")
+        with open(f"/proc/{new}/cmdline", "rb") as f:
+            assert f.read().startswith(b"cppicorn: master (new) [")
+        assert read_pid(s.pidfile + ".oldbin") == old
+        wait_for(lambda: read_pid(s.pidfile) == new, 10, what="the new master's pidfile")
         assert old_workers <= s.workers()  # old workers still there, with the new master
         s.signal(signal.SIGWINCH)
         wait_for(lambda: not (s.workers() & old_workers), 20, what="old workers stopped")
-        s.signal(signal.SIGQUIT)
+        s.signal(finish)
         assert s.wait_exit(20) == 0
+        assert "Handing over to the new master" in s.log()
     keep, fresh = run_load(s.port, 1, manual)
-    report("manual USR2 + WINCH + QUIT", keep, fresh)
+    report(f"manual USR2 + WINCH + {signal.Signals(finish).name}", keep, fresh)
     assert version_of(s).endswith("-next")
+    assert not os.path.exists(s.pidfile + ".oldbin")
 
 
 def test_manual_upgrade_rollback(upgradable):
