@@ -3,7 +3,6 @@ the precedence defaults < YAML < CPPICORN_CMD_ARGS < command line, checked both 
 --print-config and by counting the live workers."""
 import os
 import re
-import socket
 import subprocess
 
 import pytest

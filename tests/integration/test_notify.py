@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from conftest import wait_for
-from test_upgrade import NEXT, read_pid, replace_binary, upgradable  # noqa: F401 (fixture)
+from test_upgrade import NEXT, read_pid, replace_binary, upgradable  # noqa: F401,F811
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")

@@ -1,12 +1,10 @@
 """Python WSGI apps through the WSGI plugin: gunicorn's tutorial app (examples/myapp.py), a
 test app run under wsgiref.validate.validator (apps/wsgi_checked.py), a Flask app
 (apps/flaskapp.py) and apps that cannot load."""
-import http.client
 import json
 import os
 import signal
 import socket
-import time
 
 import pytest
 
