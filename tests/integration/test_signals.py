@@ -71,6 +71,22 @@ def test_ttin_adds_ttou_removes(server):
     assert server.request("GET", "/")[0] == 200
 
 
+def test_ttou_retires_the_oldest_gracefully(server):
+    """README: on TTOU the oldest worker retires gracefully: the first worker goes, not the
+    newer one, and the request it is serving is answered first."""
+    server.start("-w", "1", "--graceful-timeout", "10", app="diag:app")
+    (oldest,) = server.wait_workers(1)
+    req = InFlight(server.port, "/sleep?ms=1500")
+    wait_for(lambda: in_sleep(oldest), what="the request in the oldest worker")
+    server.signal(signal.SIGTTIN)
+    (newer,) = server.wait_workers(2) - {oldest}
+    server.signal(signal.SIGTTOU)
+    req.join()
+    assert (req.status, req.body) == (200, b"slept 1500\n"), req.error
+    assert server.wait_workers(1) == {newer}
+    assert f"Worker exiting (pid: {oldest})" in server.log()  # it stopped by itself
+
+
 def test_ttou_at_one_worker_keeps_one(server):
     server.start("-w", "1")
     pids = server.wait_workers(1)
