@@ -216,13 +216,25 @@ def test_missing_symbol_exits_4(server, preload):
     assert booted == 0 if preload else 1 <= booted <= 2, log
 
 
+@pytest.mark.parametrize("symbol", ["app", "small", "nohandle"])
 @pytest.mark.parametrize("preload", [False, True], ids=["workers", "preload"])
-def test_abi_mismatch_exits_4(server, abi99_dir, preload):
+def test_abi_mismatch_exits_4(server, abi99_dir, preload, symbol):
+    """cppicorn-app(3): an unknown ABI version, a size that ends before `handle`, or a NULL
+    handle is refused with exit 4."""
     args = ["--app-path", abi99_dir] + (["--preload"] if preload else [])
-    code, log = run_to_exit(server, *args, app="abi99:app")
+    code, log = run_to_exit(server, *args, app=f"abi99:{symbol}")
     assert code == 4, log
     assert "App failed to load" in log
-    assert re.search(r"ABI mismatch .*version 99", log), log
+    m = re.search(r"ABI mismatch .*app: version (\d+) size (\d+); server: version (\d+) "
+                  r"size (\d+)", log)
+    assert m, log
+    app_version, app_size, version, size = map(int, m.groups())
+    if symbol == "app":
+        assert app_version == 99
+    elif symbol == "small":
+        assert (app_version, app_size < size) == (version, True)
+    else:  # the right version and size: refused for its NULL handle
+        assert (app_version, app_size) == (version, size)
     booted = log.count("Booting worker")
     assert booted == 0 if preload else 1 <= booted <= 2, log
 
