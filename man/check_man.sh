@@ -1,6 +1,9 @@
 #!/bin/sh
 # Checks the man pages: groff renders them with no warnings, and every setting in the table
-# (name and every CLI flag) appears in the rendered cppicorn(1).
+# (name and every CLI flag) appears in the rendered cppicorn(1). The page is generated from the
+# same table, so the second half checks the generator's groff escaping (a name or flag that a
+# stray '.', '\' or '-' made vanish or change in the rendered text), not that the table is
+# documented: by design the table is the documentation's only source.
 #   check_man.sh GEN_SETTINGS_MAN PAGE...   (the first PAGE is cppicorn.1)
 set -eu
 gen=$1

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
   if (loaded.exit_now) return loaded.exit_code;
   config::Settings settings = std::move(loaded.settings);
 
+  // 0 keeps the umask we were started with: files the master creates (pidfile, sockets, logs,
+  // the error log opened next included) must not become world-writable by default.
+  if (settings.umask != 0) umask(static_cast<mode_t>(settings.umask));
   std::string error;
   if (!log::init(settings.log_level, settings.error_logfile, &error)) {
     std::fprintf(stderr, "Error: %s\n", error.c_str());
@@ -47,9 +50,6 @@ int main(int argc, char** argv) {
   }
   spdlog::info("Starting cppicorn {}", version());
   for (const std::string& w : loaded.warnings) spdlog::warn("{}", w);
-  // 0 keeps the umask we were started with: files the master creates (pidfile, sockets, logs)
-  // must not become world-writable by default.
-  if (settings.umask != 0) umask(static_cast<mode_t>(settings.umask));
   if (!settings.access_logfile.empty() &&
       !log::AccessLog::create(settings.access_log_format, &error)) {
     spdlog::critical("access_log_format: {}", error);
@@ -64,15 +64,16 @@ int main(int argc, char** argv) {
   if (!error.empty()) spdlog::warn("{}", error);
   error.clear();
   std::vector<std::string> warnings;
+  bool bad_config = false;
   auto listeners = net::open_listeners(settings.bind, std::move(inherited),
                                        net::ListenOptions{.backlog = settings.backlog,
                                                           .reuse_port = settings.reuse_port,
                                                           .defer_accept = settings.defer_accept},
-                                       &error, &warnings);
+                                       &error, &warnings, &bad_config);
   for (const std::string& w : warnings) spdlog::warn("{}", w);
   if (!listeners) {
     spdlog::critical("{}", error);
-    return 1;
+    return bad_config ? 2 : 1;
   }
 
   std::unique_ptr<app::App> preloaded;

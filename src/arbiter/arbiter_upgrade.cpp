@@ -2,7 +2,7 @@
 //
 // Old master: USR2 starts a new master (Upgrade::start) and writes PIDFILE.oldbin. When the
 // new master reports ready, the old one hands over (MAINPID=new for systemd), stops
-// accepting and drains its workers; with upgrade_manual it waits for WINCH/QUIT instead, and
+// accepting and drains its workers; with upgrade_manual it waits for WINCH/TERM instead, and
 // HUP brings its workers back. If the new master exits or is not ready in upgrade_timeout,
 // the old master keeps serving and says why.
 // New master: it serves alongside the old one, reports ready on the pipe, writes the

@@ -334,7 +334,7 @@ const Setting kTable[] = {
      .field = &Settings::upgrade_manual,
      .section = kMechanics,
      .doc = "After a USR2 upgrade, keep the old master and its workers running until it "
-            "gets WINCH (stop the old workers) and then QUIT, as in gunicorn, instead of "
+            "gets WINCH (stop the old workers) and then TERM (QUIT works too), instead of "
             "retiring it as soon as the new master is ready."},
     {.name = "upgrade_timeout",
      .flags = "--upgrade-timeout",

@@ -247,8 +247,10 @@ std::optional<std::vector<Listener>> open_listeners(const std::vector<std::strin
                                                     std::vector<InheritedFd> inherited,
                                                     const ListenOptions& options,
                                                     std::string* error,
-                                                    std::vector<std::string>* warnings) {
+                                                    std::vector<std::string>* warnings,
+                                                    bool* bad_config) {
   std::vector<Listener> out;
+  if (bad_config != nullptr) *bad_config = false;
   if (binds.empty() && !inherited.empty()) {
     for (InheritedFd& in : inherited) out.push_back(adopt(in.fd, in.name));
     return out;
@@ -285,11 +287,13 @@ std::optional<std::vector<Listener>> open_listeners(const std::vector<std::strin
           l = adopt(spec->fd, spec->text);
         } else {
           *error = fmt::format("bind '{}': fd {} is not a listening stream socket", text, spec->fd);
+          if (bad_config != nullptr) *bad_config = true;
         }
         break;
       case BindSpec::Kind::kFdName:
         *error =
             fmt::format("bind '{}': no socket named '{}' was passed by systemd", text, spec->name);
+        if (bad_config != nullptr) *bad_config = true;
         break;
     }
     if (!l) return fail();

@@ -54,12 +54,16 @@ struct ListenOptions {
 // Opens one listener per bind spec, adopting a matching inherited socket when there is one
 // (fd://N, fd://NAME, the same name, or the same address) and binding otherwise. With no
 // binds: every inherited socket, else 127.0.0.1:8000. Inherited sockets that no bind claims
-// are closed and named in *warnings. Returns nullopt with *error on failure.
+// are closed and named in *warnings. Returns nullopt with *error on failure; *bad_config
+// (when given) then says whether the configuration itself is wrong (a fd:// bind naming no
+// passed socket: exit 2, which systemd does not restart) rather than the system (a port in
+// use: exit 1, worth a restart).
 std::optional<std::vector<Listener>> open_listeners(const std::vector<std::string>& binds,
                                                     std::vector<InheritedFd> inherited,
                                                     const ListenOptions& options,
                                                     std::string* error,
-                                                    std::vector<std::string>* warnings);
+                                                    std::vector<std::string>* warnings,
+                                                    bool* bad_config = nullptr);
 
 // Removes socket files we created (on final shutdown, not on re-exec).
 void unlink_unix_sockets(const std::vector<Listener>& listeners);

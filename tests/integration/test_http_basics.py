@@ -60,39 +60,6 @@ def test_http10_gets_body_and_close(server):
         assert r.at_eof(), "HTTP/1.0 without keep-alive: the server must close"
 
 
-def test_head_has_content_length_and_no_body(server):
-    server.start("-w", "1")
-    with connect(server) as s:
-        s.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n"
-                  b"Connection: close\r\n\r\n")
-        r = RawReader(s)
-        head = r.read_response("HEAD")
-        assert head.status == 200
-        assert head.header("Content-Length") == "14"
-        # The next bytes on the wire must be the next response, not a body.
-        get = r.read_response()
-        assert get.status_line.startswith("HTTP/1.1 200"), (get.status_line, r.buf[:80])
-        assert get.body == b"Hello, World!\n"
-        assert r.at_eof()
-
-
-def test_pipelined_requests_answered_in_order(server):
-    server.start("-w", "1", app="diag:app")
-    with connect(server) as s:
-        s.sendall(b"GET /status?code=201 HTTP/1.1\r\nHost: x\r\n\r\n"
-                  b"GET /status?code=202 HTTP/1.1\r\nHost: x\r\n\r\n"
-                  b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
-                  b"GET /status?code=203 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        r = RawReader(s)
-        got = [r.read_response() for _ in range(4)]
-        assert [g.status for g in got] == [201, 202, 200, 203]
-        assert got[0].body == b"status 201\n"
-        assert got[1].body == b"status 202\n"
-        assert got[2].body == b"abc"
-        assert got[3].body == b"status 203\n"
-        assert r.at_eof()
-
-
 def test_malformed_request_400_and_worker_lives(server):
     server.start("-w", "1", app="diag:app")
     pid_before = server.request("GET", "/pid")[2]

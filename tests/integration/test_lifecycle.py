@@ -61,7 +61,11 @@ def test_hung_request_is_killed_after_timeout(server):
         s.sendall(b"GET /sleep?ms=60000 HTTP/1.1\r\nHost: x\r\n\r\n")
         r = RawReader(s)
         assert r.at_eof(timeout=30), "the client's connection must be closed"
-    print(f"timeout -t 2: connection closed after {time.monotonic() - t0:.2f}s")
+    took = time.monotonic() - t0
+    print(f"timeout -t 2: connection closed after {took:.2f}s")
+    # The setting's effect: not before 2 s (the heartbeat is older than -t), and nowhere near
+    # the 30 s default (the master checks once a second).
+    assert 2 <= took < 15, took
     wait_for(lambda: server.log_has(f"WORKER TIMEOUT (pid:{worker})"), what="timeout logged")
     line = next(x for x in server.log().splitlines() if "WORKER TIMEOUT" in x)
     print(line)
@@ -70,6 +74,56 @@ def test_hung_request_is_killed_after_timeout(server):
                    what="a new worker")
     assert get_pid(server) in new
     assert server.log().count("Booting worker") == 2
+
+
+def test_worker_timeout_sends_sigabrt_then_sigkill(server, tmp_path):
+    """README/cppicorn(1): a timed-out worker gets SIGABRT, then SIGKILL. The app records the
+    SIGABRT it receives and survives it; the SIGKILL a second later ends it anyway."""
+    abort_file = tmp_path / "aborts"
+    here = os.path.join(HERE, "apps")
+    server.start("-w", "1", "-t", "1", "--app-path", here, app="aborting:app",
+                 env={"ABORT_FILE": str(abort_file), "PYTHONDONTWRITEBYTECODE": "1"})
+    (worker,) = server.wait_workers(1)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert RawReader(s).at_eof(timeout=30)
+    assert abort_file.read_text().split() == ["SIGABRT", str(worker)]
+    # It ignored SIGABRT, so only SIGKILL can have ended it (its sleep had 55 s to go); the
+    # master expected both, so it logs neither as news.
+    wait_for(lambda: worker not in server.workers() and len(server.workers()) == 1,
+             what="the worker replaced")
+    assert f"Worker (pid:{worker}) was sent" not in server.log()
+    assert server.request("GET", "/")[0] == 200
+
+
+def test_term_sigkills_workers_still_busy_after_graceful_timeout(server):
+    """TERM: a worker still in a request at graceful_timeout is SIGKILLed and the master
+    exits; not before the timeout (the request had its chance)."""
+    server.start("-w", "1", "--graceful-timeout", "1", app="diag:app")
+    (worker,) = server.wait_workers(1)
+    from test_signals import InFlight, in_sleep
+    req = InFlight(server.port, "/sleep?ms=60000")
+    wait_for(lambda: in_sleep(worker), what="the request to be in the app")
+    t0 = time.monotonic()
+    server.signal(signal.SIGTERM)
+    code = server.wait_exit(30)
+    took = time.monotonic() - t0
+    req.join()
+    print(f"TERM with a 60 s request, graceful_timeout 1: exit {code} after {took:.2f}s")
+    assert code == 0
+    assert took >= 0.95
+    assert req.status is None and req.error is not None  # cut, not answered
+    assert not os.path.exists(f"/proc/{worker}")  # gone (and reaped) with its master
+
+
+def test_worker_that_cannot_boot_exits_3(server, tmp_path):
+    """Exit status 3 (cppicorn(1)): a worker could not boot; here its access log cannot be
+    opened. The master stops instead of respawning it."""
+    code, log = run_to_exit(server, "--access-logfile", str(tmp_path / "no" / "such" / "a.log"),
+                            app="hello:app", workers=1)
+    assert code == 3, log
+    assert "Worker failed to boot" in log
+    assert "Reason: Worker failed to boot." in log  # the master's reason for stopping
 
 
 # -- max_requests ----------------------------------------------------------------------------
@@ -118,6 +172,8 @@ def run_to_exit(server, *args, app, env=None, workers=2, timeout=10):
     code = server.wait_exit(timeout=timeout + 20)
     took = time.monotonic() - t0
     print(f"{app} {' '.join(args)}: exit {code} after {took:.2f}s")
+    # A hang guard (the master must not keep respawning workers that cannot load), not a
+    # measurement: the exit code and the log are the checks.
     assert took < timeout, f"took {took:.1f}s"
     return code, server.log() + open(os.path.join(server.tmpdir, "stdout.log")).read()
 
@@ -160,13 +216,25 @@ def test_missing_symbol_exits_4(server, preload):
     assert booted == 0 if preload else 1 <= booted <= 2, log
 
 
+@pytest.mark.parametrize("symbol", ["app", "small", "nohandle"])
 @pytest.mark.parametrize("preload", [False, True], ids=["workers", "preload"])
-def test_abi_mismatch_exits_4(server, abi99_dir, preload):
+def test_abi_mismatch_exits_4(server, abi99_dir, preload, symbol):
+    """cppicorn-app(3): an unknown ABI version, a size that ends before `handle`, or a NULL
+    handle is refused with exit 4."""
     args = ["--app-path", abi99_dir] + (["--preload"] if preload else [])
-    code, log = run_to_exit(server, *args, app="abi99:app")
+    code, log = run_to_exit(server, *args, app=f"abi99:{symbol}")
     assert code == 4, log
     assert "App failed to load" in log
-    assert re.search(r"ABI mismatch .*version 99", log), log
+    m = re.search(r"ABI mismatch .*app: version (\d+) size (\d+); server: version (\d+) "
+                  r"size (\d+)", log)
+    assert m, log
+    app_version, app_size, version, size = map(int, m.groups())
+    if symbol == "app":
+        assert app_version == 99
+    elif symbol == "small":
+        assert (app_version, app_size < size) == (version, True)
+    else:  # the right version and size: refused for its NULL handle
+        assert (app_version, app_size) == (version, size)
     booted = log.count("Booting worker")
     assert booted == 0 if preload else 1 <= booted <= 2, log
 

@@ -71,6 +71,22 @@ def test_ttin_adds_ttou_removes(server):
     assert server.request("GET", "/")[0] == 200
 
 
+def test_ttou_retires_the_oldest_gracefully(server):
+    """README: on TTOU the oldest worker retires gracefully: the first worker goes, not the
+    newer one, and the request it is serving is answered first."""
+    server.start("-w", "1", "--graceful-timeout", "10", app="diag:app")
+    (oldest,) = server.wait_workers(1)
+    req = InFlight(server.port, "/sleep?ms=1500")
+    wait_for(lambda: in_sleep(oldest), what="the request in the oldest worker")
+    server.signal(signal.SIGTTIN)
+    (newer,) = server.wait_workers(2) - {oldest}
+    server.signal(signal.SIGTTOU)
+    req.join()
+    assert (req.status, req.body) == (200, b"slept 1500\n"), req.error
+    assert server.wait_workers(1) == {newer}
+    assert f"Worker exiting (pid: {oldest})" in server.log()  # it stopped by itself
+
+
 def test_ttou_at_one_worker_keeps_one(server):
     server.start("-w", "1")
     pids = server.wait_workers(1)
@@ -214,9 +230,8 @@ def test_hup_rotates_workers_under_load(server, load_client, tmp_path, keepalive
         wait_for(lambda: server.log_has("Reloaded"), what="reload logged")
         after = load.ok
         wait_for(lambda: load.ok >= after + 50, what="load served by the new generation")
-    print(f"HUP under load (keepalive={keepalive}): ok={load.ok} retried={load.retried} "
-          f"failed={len(load.failed)} {load.failed[:5]}")
-    assert load.failed == []
+    # Each thread's connection is closed once by its retiring worker at most.
+    load.check(max_reused_closed=4 if keepalive else 0)
     assert server.workers() == new
     assert server.proc.poll() is None
 

@@ -1,12 +1,13 @@
 """Slow and idle clients through the installed binary: header_timeout against a trickled
 head (without blocking the worker), body_timeout for evented and blocking body reads, the
 keep-alive timeout, the worker_connections cap, and 500 idle keep-alive connections."""
+import os
 import resource
 import socket
 import threading
 import time
 
-from conftest import RawReader, wait_for
+from conftest import RawReader, accept_queue, tcp_rx_queue, wait_for
 
 
 def connect(server, timeout=10):
@@ -51,9 +52,10 @@ def test_trickled_head_gets_408_without_blocking_the_worker(server):
         resp = RawReader(s).read_response()
         elapsed = time.monotonic() - t0
         assert resp.status == 408
-        # The deadline is for the whole head: bytes arriving do not extend it.
-        assert elapsed < 8, elapsed
-        assert state["sent"] < len(head)
+        # The deadline is for the whole head: bytes arriving do not extend it (the trickle
+        # still had most of its 30 s to go), and it is the setting, not less.
+        assert elapsed >= 1.95, elapsed
+        assert state["sent"] < len(head) // 2
     finally:
         state["done"].set()
         s.close()
@@ -69,12 +71,36 @@ def test_silent_connection_closed_at_header_timeout_without_408(server):
 
 
 def test_header_timeout_zero_disables_it(server):
+    """0 means no limit, not the default: a head still unfinished after longer than the
+    10 s default (and far longer than a 1 s limit would allow) is served."""
     server.start("-w", "1", "--header-timeout", "0", app="diag:app")
-    with connect(server) as s:
+    with connect(server, timeout=30) as s:
         s.sendall(b"GET /pid HTTP/1.1\r\n")
-        time.sleep(1.5)
+        t0 = time.monotonic()
+        s.settimeout(0.5)
+        while time.monotonic() - t0 < 10.5:  # the connection must stay open all along
+            try:
+                assert s.recv(100) != b"", "closed with header_timeout 0"
+            except socket.timeout:
+                pass
+        s.settimeout(10)
         s.sendall(b"Host: x\r\n\r\n")
         assert RawReader(s).read_response().status == 200
+
+
+def test_header_timeout_applies_from_the_first_byte(server):
+    """--header-timeout 1 closes an unfinished head at 1 s: not before, and well before the
+    10 s default would (the client's clock starts after the server's, so it can only be
+    later). A lower bound does not flake; the upper one is the gap to the default."""
+    server.start("-w", "1", "--header-timeout", "1", app="diag:app")
+    with connect(server, timeout=30) as s:
+        t0 = time.monotonic()
+        s.sendall(b"GET /pid HTTP/1.1\r\n")
+        r = RawReader(s)
+        assert r.read_response().status == 408
+        took = time.monotonic() - t0
+    print(f"header_timeout 1: 408 after {took:.2f}s")
+    assert 0.95 <= took < 9
 
 
 def test_body_timeout_between_body_bytes_evented(server):
@@ -91,13 +117,16 @@ def test_body_timeout_between_body_bytes_evented(server):
     # A stalled small body is pre-read by the event loop: others are served meanwhile.
     with connect(server) as s:
         s.sendall(b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhalf")
-        time.sleep(0.2)
+        port = s.getsockname()[1]
+        # The worker has read everything we sent (nothing queued in its socket) before the
+        # probe, so the probe proves the worker is free while it holds a part-read body.
+        wait_for(lambda: tcp_rx_queue(server.port, port) == 0, what="the head read")
         assert server.request("GET", "/pid", timeout=3)[2] == pid
         t0 = time.monotonic()
         r = RawReader(s)
         assert r.read_response("POST").status == 408
         assert r.at_eof()
-        assert time.monotonic() - t0 < 5
+        assert time.monotonic() - t0 >= 0.5  # body_timeout 1, counted from the last byte
     assert server.request("GET", "/pid")[2] == pid
 
 
@@ -112,7 +141,7 @@ def test_body_timeout_blocking_read(server):
         r = RawReader(s)
         resp = r.read_response("POST")
         assert resp.status == 408, resp.status_line
-        assert time.monotonic() - t0 < 6
+        assert time.monotonic() - t0 >= 0.95  # one body_timeout of silence, not less
         assert r.at_eof()
     # Same behind "Expect: 100-continue": the 100 goes out, then the body never comes.
     with connect(server) as s:
@@ -125,15 +154,42 @@ def test_body_timeout_blocking_read(server):
     assert server.request("GET", "/pid")[2] == pid
 
 
-def test_keepalive_timeout_closes_idle_connection(server):
-    server.start("-w", "1", "--keep-alive", "1", app="diag:app")
-    with connect(server) as s:
+def idle_close_after(server):
+    """Seconds an idle keep-alive connection stays open after a response (client's clock)."""
+    with connect(server, timeout=30) as s:
         r = RawReader(s)
         assert get(s, r).status == 200
         assert get(s, r).status == 200  # still open right after a response
         t0 = time.monotonic()
-        assert r.at_eof(timeout=10)
-        assert time.monotonic() - t0 < 5
+        assert r.at_eof(timeout=20)
+        return time.monotonic() - t0
+
+
+def test_keepalive_timeout_is_the_setting(binary, examples, tmp_path):
+    """--keep-alive 1 and --keep-alive 3 side by side: each closes no earlier than its own
+    value (timers do not fire early, so the lower bound is not load-sensitive), and the 1 s
+    connection closes while the 3 s one is still open. A server that ignored the setting
+    (the 2 s default for both) fails both ways."""
+    from conftest import Server
+    short, long_ = (Server(binary, examples, str(tmp_path / n)) for n in ("a", "b"))
+    for srv, value in ((short, "1"), (long_, "3")):
+        os.makedirs(srv.tmpdir)
+        srv.start("-w", "1", "--keep-alive", value, app="diag:app")
+    try:
+        times = {}
+        threads = [threading.Thread(target=lambda srv=srv: times.__setitem__(
+            srv, idle_close_after(srv))) for srv in (short, long_)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        print(f"keep-alive 1: closed after {times[short]:.2f}s; 3: {times[long_]:.2f}s")
+        assert times[short] >= 0.95
+        assert times[long_] >= 2.95
+        assert times[short] < times[long_]
+    finally:
+        short.stop()
+        long_.stop()
 
 
 def test_worker_connections_cap_defers_excess_clients(server):
@@ -148,14 +204,18 @@ def test_worker_connections_cap_defers_excess_clients(server):
     try:
         fourth = connect(server)  # completes in the kernel backlog
         fourth.sendall(b"GET /pid HTTP/1.1\r\nHost: x\r\n\r\n")
-        fourth.settimeout(1.5)
+        # It waits in the listening socket's accept queue, not in a worker.
+        wait_for(lambda: accept_queue(server.port) == 1, what="the 4th in the accept queue")
+        # The held connections are still served (the worker's loop runs)...
+        assert get(*held[0]).status == 200
+        # ...and the 4th is still not accepted, nothing answered on it.
+        assert accept_queue(server.port) == 1
+        fourth.setblocking(False)
         try:
             early = fourth.recv(100)
-        except socket.timeout:
+        except BlockingIOError:
             early = None
         assert early is None, f"4th connection served while 3 are open: {early!r}"
-        # The held connections are still served.
-        assert get(*held[0]).status == 200
         # Free a slot: the 4th is served now.
         held[0][0].close()
         fourth.settimeout(10)

@@ -53,7 +53,10 @@ serve() {  # serve MODULE: start the server on $port, wait until it answers
 }
 stop() { kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""; }
 
-# The C++ example, built with the page's own command line (plus the include directory).
+# The C++ example, built with the page's own command line (plus the include directory). The
+# page promises both examples: one that disappears is a failure, not a skipped check.
+[ -f "$work/myapp.cpp" ] || fail extract-myapp "no myapp.cpp example block in $page"
+[ -f "$work/capp.c" ] || fail extract-capp "no capp.c example block in $page"
 if [ -f "$work/myapp.cpp" ]; then
     if (cd "$work" && g++ -shared -fPIC -std=c++20 -O2 -Wall -Wextra -Werror -I"$include" myapp.cpp -o myapp.so) 2> "$work/cc.log"; then
         pass build-myapp "g++ -shared -fPIC -std=c++20 -O2 -I$include myapp.cpp -o myapp.so"
@@ -95,7 +98,9 @@ if [ -f "$work/capp.c" ]; then
 fi
 
 # The page itself renders through man(1) without complaint.
-if command -v man >/dev/null 2>&1; then
+if ! command -v man >/dev/null 2>&1; then
+    fail man-l "man(1) is not installed (apt-get install man-db)"
+else
     out=$(MANWIDTH=80 man -l "$page" 2>&1 >/dev/null)
     [ -z "$out" ] && pass man-l "man -l renders it" || fail man-l "$out"
 fi

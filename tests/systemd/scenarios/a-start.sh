@@ -6,6 +6,9 @@ set -u; . "$SD_LIB"
 U=cppicorn@hello.service
 
 sc start $U; rc=$?
+# What READY=1 came with, read before anything else: `start` returns on READY=1, which the
+# arbiter sends only once both workers serve.
+ready_text=$(prop $U StatusText)
 st=$(prop $U ActiveState)
 check a-start-active $([ $rc = 0 ] && [ "$st" = active ]; echo $?) "start rc=$rc ActiveState=$st SubState=$(prop $U SubState)"
 
@@ -27,4 +30,7 @@ check a-http-hello $([ "$body" = "Hello, World!" ]; echo $?) "curl http://127.0.
 stext=$(prop $U StatusText)
 status=$(sc status $U 2>&1)
 line=$(echo "$status" | grep 'Status: "')
-check a-status-line $([ -n "$stext" ] && [ -n "$line" ]; echo $?) "StatusText='$stext'; systemctl status:${line}"
+# README: "2 of 2 workers serving, N requests served"
+check a-status-line $(echo "$ready_text" | grep -Eq '^2 of 2 workers serving, [0-9]+ requests served' && \
+    echo "$stext" | grep -Eq '^2 of 2 workers serving, [0-9]+ requests served' && [ -n "$line" ]; echo $?) \
+    "at READY: '$ready_text'; now: '$stext'; systemctl status:${line}"

@@ -10,7 +10,9 @@ mark=$(journal_mark)
 sc start $S; rc=$?
 before=$(prop $U ActiveState)
 ls=$(inside stat -c '%U:%G %a %F' $SOCK 2>&1)
-check b-socket-listening $([ $rc = 0 ] && [ "$(prop $S ActiveState)" = active ] && [ "$before" = inactive ]; echo $?) \
+# cppicorn.systemd(7): the socket is root:cppicorn, mode 0660
+check b-socket-listening $([ $rc = 0 ] && [ "$(prop $S ActiveState)" = active ] && [ "$before" = inactive ] && \
+    [ "$ls" = "root:cppicorn 660 socket" ]; echo $?) \
     "socket rc=$rc $(prop $S ActiveState), service before any connection: $before; $SOCK: $ls"
 
 body=$(http --unix-socket $SOCK http://localhost/)

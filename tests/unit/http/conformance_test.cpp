@@ -206,7 +206,9 @@ std::string case_name(const ::testing::TestParamInfo<size_t>& info) {
 INSTANTIATE_TEST_SUITE_P(Cases, Conformance, ::testing::Range<size_t>(0, all_cases().size()),
                          case_name);
 
-TEST(ConformanceSuite, HasEnoughCases) { EXPECT_GE(all_cases().size(), 170u); }
+// The 304 cases of tests/conformance when this was written: losing any fails; raise it when
+// adding some.
+TEST(ConformanceSuite, HasEnoughCases) { EXPECT_GE(all_cases().size(), 304u); }
 
 }  // namespace
 }  // namespace cppicorn::http

@@ -213,9 +213,29 @@ TEST_F(ErrorLogTest, SetOwnerAppliesAcrossReopen) {
 }
 
 TEST_F(ErrorLogTest, ReopenOnStderrIsANoop) {
+  // fd 2 is a file for the test, so what reaches stderr can be read back: after reopen it is
+  // the same file (not replaced, not closed) and still gets every line.
+  int saved = dup(2);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  dup2(fd, 2);
+  ::close(fd);
+  struct stat before {};
+  fstat(2, &before);
   ASSERT_TRUE(init("info", "-", nullptr));
+  spdlog::info("before the reopen");
   reopen();
+  spdlog::info("after the reopen");
   flush();
+  struct stat after {};
+  int still = fstat(2, &after);
+  dup2(saved, 2);
+  ::close(saved);
+  ASSERT_EQ(still, 0);
+  EXPECT_EQ(before.st_ino, after.st_ino);
+  std::string text = read_file(path);
+  EXPECT_NE(text.find("before the reopen"), std::string::npos) << text;
+  EXPECT_NE(text.find("after the reopen"), std::string::npos) << text;
 }
 
 TEST_F(ErrorLogTest, PidIsTheChildsAfterFork) {
