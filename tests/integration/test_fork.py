@@ -15,6 +15,12 @@ APPS = os.path.join(HERE, "apps")
 ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
+@pytest.fixture(params=["sync", "gthread"])
+def worker_class(request):
+    """Every test runs under each worker class: a gthread app forks from a pool thread."""
+    return [] if request.param == "sync" else ["-k", "gthread", "--threads", "4"]
+
+
 def forker(server, *args, workers=1):
     server.start("-w", str(workers), "--app-path", APPS, *args, app="forker:app", env=ENV)
     return server
@@ -81,8 +87,8 @@ def assert_same_worker(server, worker):
 
 
 @pytest.mark.parametrize("preload", [False, True], ids=["worker-load", "preload"])
-def test_child_sigterm_to_itself_ends_the_child_not_the_worker(server, preload):
-    forker(server, *(["--preload"] if preload else []))
+def test_child_sigterm_to_itself_ends_the_child_not_the_worker(server, preload, worker_class):
+    forker(server, *worker_class, *(["--preload"] if preload else []))
     worker = int(body(server, "/pid"))
     for _ in range(3):
         # The child dies of its own TERM: the default disposition, not an inherited handler
@@ -92,10 +98,10 @@ def test_child_sigterm_to_itself_ends_the_child_not_the_worker(server, preload):
 
 
 @pytest.mark.parametrize("thread", ["main", "blocked"])
-def test_child_killed_from_outside_ends_on_sigterm(server, thread):
+def test_child_killed_from_outside_ends_on_sigterm(server, thread, worker_class):
     """Also when forked from a thread that blocks every signal (a thread pool's): the
     child's mask is empty all the same."""
-    forker(server)
+    forker(server, *worker_class)
     worker = int(body(server, "/pid"))
     child = int(body(server, "/fork-sleep" + ("?blocked=1" if thread == "blocked" else "")))
     try:
@@ -108,11 +114,11 @@ def test_child_killed_from_outside_ends_on_sigterm(server, thread):
 
 
 @pytest.mark.parametrize("ctx", ["fork", "spawn", "forkserver"])
-def test_multiprocessing_pools_leave_workers_alone(server, ctx):
+def test_multiprocessing_pools_leave_workers_alone(server, ctx, worker_class):
     """Pool.__exit__ terminates its processes with SIGTERM. The fork pool's children used to
     carry the worker's handlers: their TERM stopped the worker, or they ignored it and the
     request hung until the worker timeout."""
-    forker(server, "--timeout", "60", workers=2)
+    forker(server, *worker_class, "--timeout", "60", workers=2)
     workers = server.wait_workers(2)
     for _ in range(15):
         assert body(server, f"/pool?ctx={ctx}", timeout=50) == "100"  # sum(abs(-10..9))
@@ -121,8 +127,8 @@ def test_multiprocessing_pools_leave_workers_alone(server, ctx):
     assert "WORKER TIMEOUT" not in server.log(), server.log()
 
 
-def test_orphaned_child_frees_the_port_and_obeys_sigterm(server):
-    forker(server)
+def test_orphaned_child_frees_the_port_and_obeys_sigterm(server, worker_class):
+    forker(server, *worker_class)
     worker = int(body(server, "/pid"))
     child = int(body(server, "/fork-sleep"))
     try:
@@ -154,8 +160,8 @@ def test_orphaned_child_frees_the_port_and_obeys_sigterm(server):
         kill_quietly(child)
 
 
-def test_native_app_child_sigterm_ends_the_child_not_the_worker(server):
-    server.start("-w", "1", app="diag:app")
+def test_native_app_child_sigterm_ends_the_child_not_the_worker(server, worker_class):
+    server.start("-w", "1", *worker_class, app="diag:app")
     worker = int(body(server, "/pid"))
     for _ in range(3):
         assert body(server, "/fork") == "signal 15"
