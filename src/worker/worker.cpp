@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <random>
 
@@ -176,7 +177,12 @@ void Worker::accept_ready(int listen_fd) {
     c = all_.back().get();
   }
   if (++open_ >= static_cast<size_t>(settings_.worker_connections)) set_accepting(false);
-  c->open(fd, peer);
+  SSL_CTX* tls = nullptr;
+  if (tls_ctx_ != nullptr &&
+      std::find(tls_fds_.begin(), tls_fds_.end(), listen_fd) != tls_fds_.end()) {
+    tls = tls_ctx_;
+  }
+  c->open(fd, peer, tls);
 }
 
 void Worker::connection_closed(Connection* c) {
