@@ -516,3 +516,30 @@ def test_credentials_directory(server, pki, tmp_path):
     server.start("--certfile", "tls.pem", "--keyfile", "tls.key", app="diag:app",
                  env={"CREDENTIALS_DIRECTORY": str(creds)})
     assert tls_get(server, pki, "/")[0] == "HTTP/1.1 200 OK"
+
+
+def test_usr2_carries_tls_across(server, pki, tmp_path):
+    import signal as sig
+    pidfile = str(tmp_path / "cppicorn.pid")
+    plain = server.port + 1 if server.port < 65000 else server.port - 1
+    start_tls(server, pki, "-p", pidfile, "-w", "1",
+              bind=["-b", f"https://127.0.0.1:{server.port}", "-b", f"127.0.0.1:{plain}"])
+    old = server.proc.pid
+    server.signal(sig.SIGUSR2)
+    new = 0
+    try:
+        assert server.wait_exit(30) == 0  # the old master hands over and leaves
+        new = int(open(pidfile).read().strip())
+        assert new != old
+        status, body, _ = tls_get(server, pki, "/echo")
+        assert json.loads(body)["scheme"] == "https"
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", plain, timeout=10)
+        c.request("GET", "/echo")
+        assert json.loads(c.getresponse().read())["scheme"] == "http"
+    finally:
+        if new:
+            os.kill(new, sig.SIGINT)
+            wait_for(lambda: not os.path.exists(f"/proc/{new}") or
+                     open(f"/proc/{new}/stat").read().split(")")[-1].split()[0] == "Z",
+                     what="the new master's exit")
