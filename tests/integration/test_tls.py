@@ -405,12 +405,18 @@ def test_session_resumes_on_another_worker(server, pki, version):
 
 # -- rotation ----------------------------------------------------------------------------------
 
-def test_hup_rotates_the_certificate_and_refuses_a_bad_pair(server, pki, tmp_path):
+def start_with_copies(server, pki, tmp_path):
+    """Starts -w 2 on copies of the ECDSA pair, which the test then replaces; returns them."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert.write_bytes(open(pki.path("server-ec.pem"), "rb").read())
     key.write_bytes(open(pki.path("server-ec.key"), "rb").read())
     server.start("-b", f"https://127.0.0.1:{server.port}", "--certfile", str(cert), "--keyfile",
                  str(key), "-w", "2", app="diag:app", bind=False)
+    return cert, key
+
+
+def test_hup_rotates_the_certificate_and_refuses_a_bad_pair(server, pki, tmp_path):
+    cert, key = start_with_copies(server, pki, tmp_path)
     ctx = pki.client_context()
     _, _, info = tls_get(server, pki, "/", ctx=ctx)
     old_der, session = info["cert"], info["session"]
@@ -439,11 +445,7 @@ def test_hup_rotates_the_certificate_and_refuses_a_bad_pair(server, pki, tmp_pat
 
 
 def test_rotation_under_load_loses_no_request(server, pki, tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert.write_bytes(open(pki.path("server-ec.pem"), "rb").read())
-    key.write_bytes(open(pki.path("server-ec.key"), "rb").read())
-    server.start("-b", f"https://127.0.0.1:{server.port}", "--certfile", str(cert), "--keyfile",
-                 str(key), "-w", "2", app="diag:app", bind=False)
+    cert, key = start_with_copies(server, pki, tmp_path)
     ok, failed, stop = [0], [], threading.Event()
 
     def load():
