@@ -14,6 +14,7 @@ install_peers() {
   [[ -e /usr/lib/uwsgi/plugins/python3_plugin.so ]] || pkgs+=(uwsgi-plugin-python3)
   command -v nginx >/dev/null || pkgs+=(nginx-light)
   command -v wrk >/dev/null || pkgs+=(wrk)
+  command -v h2load >/dev/null || pkgs+=(nghttp2-client)  # bench/tls
   command -v gnuplot >/dev/null || pkgs+=(gnuplot-nox)
   command -v curl >/dev/null || pkgs+=(curl)
   command -v pgrep >/dev/null || pkgs+=(procps)
