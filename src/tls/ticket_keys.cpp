@@ -20,6 +20,13 @@ int64_t now_seconds() {
   return ts.tv_sec;
 }
 
+// Fetched once: EVP_aes_256_cbc() would make OpenSSL 3 look the implementation up again on
+// every ticket it seals or opens.
+const EVP_CIPHER* ticket_cipher() {
+  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+  return cipher;
+}
+
 void fill(TicketKey* k) {
   if (RAND_bytes(reinterpret_cast<unsigned char*>(k), sizeof *k) != 1) {
     throw std::runtime_error("RAND_bytes failed: cannot make a session ticket key");
@@ -81,14 +88,15 @@ int TicketKeys::callback(SSL* ssl, unsigned char name[16], unsigned char* iv,
   int result = 1;
   if (enc) {
     std::memcpy(name, key->name, sizeof key->name);
-    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(ticket_cipher())) != 1) return -1;
   } else if (std::memcmp(name, keys[0].name, 16) != 0) {
     if (std::memcmp(name, keys[1].name, 16) != 0) return 0;
     key = &keys[1];
     result = 2;
   }
-  if ((enc ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes, iv)
-           : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes, iv)) != 1) {
+  if (ticket_cipher() == nullptr ||
+      (enc ? EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, key->aes, iv)
+           : EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, key->aes, iv)) != 1) {
     return -1;
   }
   char digest[] = "SHA256";
