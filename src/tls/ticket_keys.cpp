@@ -50,7 +50,7 @@ TicketKeys::~TicketKeys() {
 
 void TicketKeys::rotate_if_due(int64_t now) {
   if (now - block_->created < kPeriodSeconds) return;
-  TicketKey fresh;
+  TicketKey fresh{};
   fill(&fresh);
   block_->seq.fetch_add(1, std::memory_order_acq_rel);  // odd: readers retry
   std::atomic_thread_fence(std::memory_order_release);
@@ -82,7 +82,7 @@ void TicketKeys::install(SSL_CTX* ctx) {
 int TicketKeys::callback(SSL* ssl, unsigned char name[16], unsigned char* iv,
                          EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int enc) {
   auto* self = static_cast<TicketKeys*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-  TicketKey keys[2];
+  TicketKey keys[2]{};
   self->snapshot(keys);
   const TicketKey* key = &keys[0];
   int result = 1;
