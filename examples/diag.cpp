@@ -9,7 +9,7 @@
 //   /crash               dies of SIGSEGV
 //   /throw               throws std::runtime_error("diag throw") (the server answers 500)
 //   /status?code=N       status N, body "status N" (no body for 1xx, 204, 304)
-//   /echo                the request as JSON (see echo())
+//   /echo                the request as JSON (see echo()), with the TLS variables under "tls"
 //   /body                the request body, as application/octet-stream
 //   /stream?chunks=N&size=M&ms=D   N streamed chunks of M 'x', D ms apart
 //   /bytes?n=N           a buffered body of N 'x'
@@ -279,6 +279,19 @@ class Diag {
     field("remote_addr", req.remote_addr());
     number("remote_port", req.remote_port());
     field("scheme", req.url_scheme());
+    out += "\"tls\":{";
+    bool first = true;
+    for (std::string_view key : {"HTTPS", "SSL_PROTOCOL", "SSL_CIPHER", "SSL_CLIENT_VERIFY",
+                                 "SSL_CLIENT_S_DN", "SSL_CLIENT_I_DN"}) {
+      std::string_view v = req.tls_var(key);
+      if (v.empty()) continue;
+      if (!first) out += ',';
+      first = false;
+      json_string(out, key);
+      out += ':';
+      json_string(out, v);
+    }
+    out += "},";
     number("content_length", req.content_length());
     out += "\"headers\":[";
     for (size_t i = 0; i < req.header_count(); ++i) {

@@ -16,6 +16,8 @@
 #include "log/access_log.h"
 #include "log/log.h"
 #include "net/listener.h"
+#include "tls/context.h"
+#include "tls/ticket_keys.h"
 #include "util/proctitle.h"
 #include "version/version.h"
 #include "worker/worker.h"
@@ -75,6 +77,26 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", error);
     return bad_config ? 2 : 1;
   }
+  if (std::string e =
+          net::resolve_tls(*listeners, !settings.certfile.empty(), settings.proxy_protocol);
+      !e.empty()) {
+    spdlog::critical("{}", e);
+    return 1;
+  }
+
+  // TLS: the context is built here, before any fork and with the master's privileges (the
+  // workers drop theirs), so the service user never needs to read the key.
+  std::unique_ptr<tls::TicketKeys> ticket_keys;
+  std::shared_ptr<tls::Context> tls_context;
+  if (!settings.certfile.empty()) {
+    ticket_keys = std::make_unique<tls::TicketKeys>();
+    tls_context = tls::Context::build(settings, ticket_keys.get(), &error);
+    if (!tls_context) {
+      spdlog::critical("TLS: {}", error);
+      return 1;
+    }
+    tls::log_expiry(*tls_context);
+  }
 
   std::unique_ptr<app::App> preloaded;
   if (settings.preload) {
@@ -87,6 +109,7 @@ int main(int argc, char** argv) {
   }
   Arbiter arbiter(std::move(invocation), std::move(settings), std::move(*listeners),
                   std::move(preloaded));
+  if (tls_context) arbiter.use_tls(std::move(ticket_keys), std::move(tls_context));
   arbiter.adopt_upgrade_pipe(std::move(upgrade_pipe));
   return arbiter.run();
 }

@@ -97,6 +97,13 @@ typedef struct cppicorn_host {
 
   /* The server's version, e.g. "0.1.0". */
   cppicorn_str (*server_version)(void);
+
+  /* The TLS the client connected with, by nginx's and Apache's environ names: "HTTPS" ("on"),
+   * "SSL_PROTOCOL" ("TLSv1.3"), "SSL_CIPHER", "SSL_CLIENT_VERIFY" ("SUCCESS" or "NONE"), and
+   * for a verified client certificate "SSL_CLIENT_S_DN" and "SSL_CLIENT_I_DN" (subject and
+   * issuer, RFC 2253). Empty (size 0) when the connection is not TLS or the name is unknown.
+   * Present when size > offsetof(cppicorn_host, tls_var). */
+  cppicorn_str (*tls_var)(const cppicorn_request* req, cppicorn_str name);
   /* New members are appended here; check `size` before using one. */
 } cppicorn_host;
 

@@ -59,6 +59,9 @@ void log(int level, cppicorn_str m) {
 }
 
 cppicorn_str server_version() { return str(version()); }
+cppicorn_str tls_var(const cppicorn_request* r, cppicorn_str name) {
+  return str(ex(r).tls_var({name.data, name.size}));
+}
 
 constexpr cppicorn_host kHost = {CPPICORN_ABI_VERSION,
                                  sizeof(cppicorn_host),
@@ -81,7 +84,8 @@ constexpr cppicorn_host kHost = {CPPICORN_ABI_VERSION,
                                  stream,
                                  send_file,
                                  log,
-                                 server_version};
+                                 server_version,
+                                 tls_var};
 
 }  // namespace
 

@@ -179,7 +179,17 @@ void Arbiter::handle_hup() {
     spdlog::error("Reload refused, keeping the running configuration: {}", loaded.error);
     return;
   }
+  if (!reload_tls(loaded.settings)) return;
   if (loaded.settings.bind != settings_.bind && !rebind(loaded.settings)) return;
+  if (std::string e = net::resolve_tls(listeners_, !loaded.settings.certfile.empty(),
+                                       loaded.settings.proxy_protocol);
+      !e.empty()) {
+    spdlog::error("Reload refused, keeping the running configuration: {}", e);
+    undo_rebind();
+    return;
+  }
+  previous_tls_ = std::exchange(tls_, std::move(previous_tls_));
+  tls_swapped_ = true;
   previous_settings_ = std::make_unique<config::Settings>(settings_);
   settings_ = std::move(loaded.settings);
   std::string error;
@@ -191,6 +201,29 @@ void Arbiter::handle_hup() {
   reloading_ = true;
   notifier_.reloading(fmt::format("Reloading: starting {} new workers", wanted_));
   manage_workers();
+}
+
+tls::TicketKeys* Arbiter::ticket_keys() {
+  if (!ticket_keys_) ticket_keys_ = std::make_unique<tls::TicketKeys>();
+  return ticket_keys_.get();
+}
+
+// HUP re-reads the certificate and key: a new context for the new generation, or, when the
+// pair does not load or match, the reload is refused and the running generation keeps serving.
+// The new context waits in previous_tls_ until handle_hup swaps it in.
+bool Arbiter::reload_tls(const config::Settings& next) {
+  previous_tls_.reset();
+  if (next.certfile.empty()) return true;
+  std::string error;
+  previous_tls_ = tls::Context::build(next, ticket_keys(), &error);
+  if (!previous_tls_) {
+    spdlog::error("Reload refused, keeping the running configuration: TLS: {}", error);
+    last_reload_ = "last reload refused: TLS: " + error;
+    update_status(true);
+    return false;
+  }
+  tls::log_expiry(*previous_tls_);
+  return true;
 }
 
 // A reload that changes `bind`, as gunicorn's: listeners still named keep their socket (and
@@ -324,6 +357,7 @@ void Arbiter::on_tick(evutil_socket_t, short, void* self) { static_cast<Arbiter*
 
 void Arbiter::tick() {
   if (!stopping_) check_booted();
+  if (ticket_keys_) ticket_keys_->rotate_if_due(monotonic_ms() / 1000);
   check_upgrade_timeout();
   // Fallback for kernels without pidfds: notice the old master's exit on the tick.
   if (old_master_ != 0 && getppid() != old_master_) old_master_gone();

@@ -18,6 +18,8 @@
 #include "config/settings.h"
 #include "net/listener.h"
 #include "systemd/notify.h"
+#include "tls/context.h"
+#include "tls/ticket_keys.h"
 #include "util/unique_fd.h"
 
 namespace cppicorn {
@@ -35,6 +37,14 @@ class Arbiter {
   Arbiter(Invocation invocation, config::Settings settings, std::vector<net::Listener> listeners,
           std::unique_ptr<app::App> preloaded);
   ~Arbiter();
+
+  // The TLS context of the first generation, built by main before any fork (null: no TLS).
+  void use_tls(std::unique_ptr<tls::TicketKeys> keys, std::shared_ptr<tls::Context> context) {
+    ticket_keys_ = std::move(keys);
+    tls_ = std::move(context);
+  }
+  // The session-ticket keys every generation's context shares (made on first use).
+  tls::TicketKeys* ticket_keys();
 
   // A new master started by USR2 reports readiness to its old master on this pipe.
   void adopt_upgrade_pipe(UniqueFd pipe) { takeover_pipe_ = std::move(pipe); }
@@ -94,6 +104,7 @@ class Arbiter {
   void halt(int exit_code, const std::string& reason);
   void abort_reload(const std::string& reason);
   bool rebind(const config::Settings& next);
+  bool reload_tls(const config::Settings& next);
   void finish_rebind();
   void undo_rebind();
   static const net::Listener* find_listener(const std::vector<net::Listener>& in,
@@ -114,6 +125,10 @@ class Arbiter {
   std::vector<net::Listener> listeners_;
   std::vector<net::Listener> previous_listeners_;  // kept while a reload that rebinds may fail
   std::unique_ptr<app::App> preloaded_;
+  std::unique_ptr<tls::TicketKeys> ticket_keys_;
+  std::shared_ptr<tls::Context> tls_;           // this generation's; workers fork with it
+  std::shared_ptr<tls::Context> previous_tls_;  // kept while a reload may fail
+  bool tls_swapped_ = false;
   Scoreboard scoreboard_;
   systemd::Notifier notifier_;
   std::unique_ptr<Pidfile> pidfile_;

@@ -61,10 +61,15 @@ void Arbiter::spawn_worker() {
     std::string name = settings_.proc_name.empty() ? settings_.app : settings_.proc_name;
     proctitle::set(fmt::format("cppicorn: worker [{}]", name));
     std::vector<int> fds;
-    for (const net::Listener& l : listeners_) fds.push_back(l.fd.get());
+    std::vector<int> tls_fds;
+    for (const net::Listener& l : listeners_) {
+      fds.push_back(l.fd.get());
+      if (l.tls) tls_fds.push_back(l.fd.get());
+    }
     int code;
     {
       worker::Worker w(settings_, fds, scoreboard_[slot], std::move(preloaded_), boot_write_.get());
+      if (tls_) w.use_tls(tls_->get(), std::move(tls_fds));
       code = w.run();
     }
     log::flush();
@@ -122,6 +127,8 @@ void Arbiter::manage_workers() {
   } else if (reloading_) {
     reloading_ = false;
     previous_settings_.reset();
+    previous_tls_.reset();
+    tls_swapped_ = false;
     finish_rebind();
     last_reload_ = fmt::format("last reload: generation {} with {} workers", generation_, wanted_);
     spdlog::info("Reloaded: {} new workers serving", wanted_);
@@ -212,6 +219,11 @@ void Arbiter::abort_reload(const std::string& reason) {
   if (previous_settings_) settings_ = *previous_settings_;
   previous_settings_.reset();
   undo_rebind();
+  if (tls_swapped_) {  // the previous generation's certificate serves again
+    tls_ = std::move(previous_tls_);
+    tls_swapped_ = false;
+    net::resolve_tls(listeners_, !settings_.certfile.empty(), settings_.proxy_protocol);
+  }
   // The previous generation serves on as the current one, under a fresh number, so no
   // straggler of the aborted generation can ever be taken for it.
   const uint64_t aborted = generation_++;

@@ -51,6 +51,16 @@ struct Settings {
   std::string chdir;     // change to this directory before loading the app
   std::string app_path;  // extra directory searched for module.so
   bool preload = false;
+  // TLS (gunicorn's names where it has one).
+  std::string certfile;            // empty: no TLS
+  std::string keyfile;             // empty: the key is in certfile
+  std::string ca_certs;            // CAs that sign client certificates
+  std::string cert_reqs = "none";  // none, optional, required
+  std::string ciphers;             // TLS 1.2 cipher list; empty: OpenSSL's default
+  std::string ciphersuites;        // TLS 1.3 suites; empty: OpenSSL's default
+  std::string tls_min_version = "1.2";
+  bool suppress_ragged_eofs = true;  // a close without close_notify is a plain EOF
+  double tls_handshake_timeout = 10;
   // Server mechanics.
   std::string pidfile;
   std::string user;

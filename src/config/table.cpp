@@ -14,6 +14,7 @@ constexpr std::string_view kWorkers = "Worker Processes";
 constexpr std::string_view kSecurity = "Security";
 constexpr std::string_view kMechanics = "Server Mechanics";
 constexpr std::string_view kLogging = "Logging";
+constexpr std::string_view kTls = "TLS";
 
 // An application reference is MODULE:SYMBOL; whitespace can only be a quoting mistake.
 std::string check_app(std::string& v) {
@@ -68,7 +69,8 @@ const Setting kTable[] = {
      .meta = "ADDRESS",
      .doc = "A socket to listen on; repeat the flag (or give a YAML list) for several. ADDRESS "
             "is HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N (an inherited descriptor) or "
-            "fd://NAME (a systemd socket by its FileDescriptorName=). gunicorn's forms "
+            "fd://NAME (a systemd socket by its FileDescriptorName=), optionally prefixed with "
+            "https:// (a TLS listener, see certfile) or http:// (plain). gunicorn's forms "
             "tcp://HOST:PORT, unix://PATH, :PORT and HOST (port 8000) are accepted and "
             "normalised. A list from a later source replaces the earlier one.",
      .check = check_bind,
@@ -280,6 +282,80 @@ const Setting kTable[] = {
             "header; '*' allows every peer.",
      .check = check_ip_or_network,
      .list = ListStyle::kComma},
+
+    // TLS.
+    {.name = "certfile",
+     .flags = "--certfile",
+     .field = &Settings::certfile,
+     .section = kTls,
+     .meta = "FILE",
+     .doc = "The server certificate (PEM, followed by its chain). Setting it turns TLS on: "
+            "for every listener, as in gunicorn, unless some bind says https:// (then only "
+            "those, the systemd socket named https, are TLS and the rest stay plain). A "
+            "bare file name is read from $CREDENTIALS_DIRECTORY when systemd's "
+            "LoadCredential= put it there. Read by the master before workers drop "
+            "privileges, and again on HUP.",
+     .default_doc = "none (no TLS)"},
+    {.name = "keyfile",
+     .flags = "--keyfile",
+     .field = &Settings::keyfile,
+     .section = kTls,
+     .meta = "FILE",
+     .doc = "The private key (PEM) of certfile; looked up like certfile.",
+     .default_doc = "the key in certfile"},
+    {.name = "ca_certs",
+     .flags = "--ca-certs",
+     .field = &Settings::ca_certs,
+     .section = kTls,
+     .meta = "FILE",
+     .doc = "Certificates (PEM) of the CAs that sign client certificates, for cert_reqs.",
+     .default_doc = "none"},
+    {.name = "cert_reqs",
+     .flags = "--cert-reqs",
+     .field = &Settings::cert_reqs,
+     .section = kTls,
+     .meta = "MODE",
+     .doc = "Client certificates: none (not asked for), optional (verified against "
+            "ca_certs when sent) or required (a client without a valid one is refused in the "
+            "handshake). gunicorn's 0, 1 and 2 are accepted.",
+     .check = check_cert_reqs},
+    {.name = "ciphers",
+     .flags = "--ciphers",
+     .field = &Settings::ciphers,
+     .section = kTls,
+     .meta = "LIST",
+     .doc = "The TLS 1.2 cipher list, in OpenSSL's syntax (e.g. ECDHE+AESGCM:ECDHE+CHACHA20).",
+     .default_doc = "OpenSSL's default"},
+    {.name = "ciphersuites",
+     .flags = "--ciphersuites",
+     .field = &Settings::ciphersuites,
+     .section = kTls,
+     .meta = "LIST",
+     .doc = "The TLS 1.3 cipher suites, colon-separated (e.g. "
+            "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256).",
+     .default_doc = "OpenSSL's default"},
+    {.name = "tls_min_version",
+     .flags = "--tls-min-version",
+     .field = &Settings::tls_min_version,
+     .section = kTls,
+     .meta = "VERSION",
+     .doc = "The oldest TLS version accepted: 1.2 or 1.3.",
+     .check = check_tls_version},
+    {.name = "suppress_ragged_eofs",
+     .flags = "--suppress-ragged-eofs",
+     .field = &Settings::suppress_ragged_eofs,
+     .section = kTls,
+     .doc = "Treat a client that closes without a TLS close_notify as a plain end of "
+            "stream. When false such a close is logged (debug) as a truncation."},
+    {.name = "tls_handshake_timeout",
+     .flags = "--tls-handshake-timeout",
+     .field = &Settings::tls_handshake_timeout,
+     .section = kTls,
+     .meta = "SECONDS",
+     .doc = "Seconds a client has to complete the TLS handshake; the connection is closed "
+            "after it. Handshakes run in the worker's event loop, so a stalled one holds no "
+            "worker. 0 disables the limit.",
+     .min = 0},
 
     // Server mechanics.
     {.name = "pidfile",

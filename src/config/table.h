@@ -75,6 +75,8 @@ std::string check_bind(std::string& v);
 std::string check_ip_or_network(std::string& v);
 std::string check_log_level(std::string& v);
 std::string check_worker_class(std::string& v);
+std::string check_cert_reqs(std::string& v);
+std::string check_tls_version(std::string& v);
 
 // The candidate closest to `word` by edit distance, or "" if none is plausibly meant.
 std::string nearest(std::string_view word, const std::vector<std::string>& candidates);

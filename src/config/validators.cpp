@@ -40,12 +40,24 @@ bool valid_ipv6(std::string_view s) {
 std::string bad_address(std::string_view v, std::string_view why = {}) {
   std::string out = "invalid address '" + std::string(v) + "'";
   if (!why.empty()) return out + " (" + std::string(why) + ")";
-  return out + " (expected HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N or fd://NAME)";
+  return out +
+         " (expected [https://|http://]HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N or fd://NAME)";
 }
 
 }  // namespace
 
+// A bind may name its scheme: https://ADDRESS is a TLS listener, http://ADDRESS a plain one
+// even when certfile is set. The prefix is kept; the address after it is normalised.
 std::string check_bind(std::string& v) {
+  for (std::string_view scheme : {"https://", "http://"}) {
+    if (!v.starts_with(scheme)) continue;
+    std::string rest = v.substr(scheme.size());
+    if (rest.starts_with("https://") || rest.starts_with("http://")) return bad_address(v);
+    std::string error = check_bind(rest);
+    if (!error.empty()) return error;
+    v = std::string(scheme) + rest;
+    return "";
+  }
   const std::string original = v;
   if (v.starts_with("tcp://")) v.erase(0, 6);
   if (v.starts_with("unix://")) v.erase(5, 2);  // unix://PATH -> unix:PATH
@@ -154,6 +166,32 @@ std::string check_worker_class(std::string& v) {
            "' is not supported; for many requests in flight use gthread with --threads";
   }
   return "expected sync or gthread, got '" + v + "'";
+}
+
+// gunicorn's cert_reqs is ssl.CERT_NONE/OPTIONAL/REQUIRED, i.e. 0, 1 or 2: both spellings.
+std::string check_cert_reqs(std::string& v) {
+  std::string l = v;
+  for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const char* names[] = {"none", "optional", "required"};
+  for (int i = 0; i < 3; ++i) {
+    if (l == names[i] || l == std::to_string(i)) {
+      v = names[i];
+      return "";
+    }
+  }
+  return "expected none, optional or required (or 0, 1, 2), got '" + v + "'";
+}
+
+std::string check_tls_version(std::string& v) {
+  std::string l = v;
+  for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (l.starts_with("tlsv")) l.erase(0, 4);
+  if (l.starts_with("tls")) l.erase(0, 3);
+  if (l == "1.2" || l == "1.3") {
+    v = l;
+    return "";
+  }
+  return "expected 1.2 or 1.3, got '" + v + "'";
 }
 
 }  // namespace cppicorn::config

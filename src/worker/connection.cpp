@@ -1,6 +1,7 @@
 #include "worker/connection.h"
 
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
 #include <unistd.h>
@@ -52,7 +53,7 @@ Connection::~Connection() {
   }
 }
 
-void Connection::open(int fd, const sockaddr_storage& peer) {
+void Connection::open(int fd, const sockaddr_storage& peer, SSL_CTX* tls) {
   ForkGuard::add(fd);  // a child the app forks must not keep the client connected
   fd_.reset(fd);
   set_peer(peer);
@@ -62,6 +63,7 @@ void Connection::open(int fd, const sockaddr_storage& peer) {
   stop_requested_ = false;
   in_len_ = head_len_ = 0;
   parser_.reset();
+  if (tls != nullptr) return start_tls(tls);  // (the PROXY protocol is refused with TLS)
   if (worker_.settings().proxy_protocol) {
     // With the PROXY protocol on, the socket is meant for the proxy alone: anyone else is
     // either misconfigured or bypassing it, so it gets no HTTP service at all.
@@ -104,6 +106,7 @@ void Connection::on_write(evutil_socket_t, short what, void* self) {
     c->close();
     return;
   }
+  if (c->state_ == State::kHandshaking) return c->handshake(what);
   c->write_pending();  // a next request already received waits its turn (request_done)
 }
 
@@ -130,11 +133,14 @@ void Connection::arm_read(double seconds) {
   } else {
     event_add(&read_ev_, nullptr);
   }
+  // Bytes OpenSSL decrypted but we did not take yet never make the socket readable.
+  if (ssl_ != nullptr && SSL_pending(ssl_) > 0) event_active(&read_ev_, EV_READ, 0);
 }
 
 void Connection::readable(short what) {
   if (state_ == State::kLingering) return linger_readable(what);
   if (state_ == State::kReady) return;  // its turn comes in this turn of the loop
+  if (state_ == State::kHandshaking) return handshake(what);
   if (what & EV_TIMEOUT) {
     if (state_ == State::kReadingHead && in_len_ > 0) {
       respond_error(408, "request head not received in time");
@@ -149,7 +155,7 @@ void Connection::readable(short what) {
     respond_error(431, "request head too large");
     return;
   }
-  ssize_t n = recv(fd_.get(), in_.get() + in_len_, in_cap_ - in_len_, 0);
+  ssize_t n = io_recv(in_.get() + in_len_, in_cap_ - in_len_);
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
     close();
     return;
@@ -220,6 +226,7 @@ void Connection::reset_response() {
   out_sent_ = body_sent_ = 0;
   file_.reset();
   file_off_ = file_left_ = 0;
+  file_buf_len_ = file_buf_pos_ = 0;
   streaming_ = head_sent_ = declared_ = false;
   declared_length_ = 0;
   bytes_sent_ = 0;
@@ -303,7 +310,10 @@ bool Connection::body_settled() {
 // as nginx's lingering close does. A clean close (the usual Connection: close) costs nothing.
 void Connection::close_after_response() {
   bool unread = linger_ || !body_done_ || in_len_ > raw_pos_;
-  if (!unread || shutdown(fd_.get(), SHUT_WR) != 0) return close();
+  if (!unread) return close();
+  tls_shutdown();  // close_notify first; what still arrives is discarded undecrypted
+  tls_free();
+  if (shutdown(fd_.get(), SHUT_WR) != 0) return close();
   constexpr auto kLingerTime = std::chrono::seconds(2);
   state_ = State::kLingering;
   linger_until_ = std::chrono::steady_clock::now() + kLingerTime;
@@ -325,6 +335,8 @@ void Connection::close() {
   if (state_ == State::kClosed) return;
   event_del(&read_ev_);
   event_del(&write_ev_);
+  tls_shutdown();
+  tls_free();
   ForkGuard::remove(fd_.get());  // before close: the number is free for the app after it
   fd_.reset();
   file_.reset();

@@ -126,7 +126,7 @@ bool Connection::read_more_blocking() {
   }
   if (in_len_ == in_cap_ && !ensure_input_space(16384)) return false;
   for (;;) {
-    ssize_t n = recv(fd_.get(), in_.get() + in_len_, in_cap_ - in_len_, 0);
+    ssize_t n = io_recv(in_.get() + in_len_, in_cap_ - in_len_);
     if (n > 0) {
       in_len_ += static_cast<size_t>(n);
       return true;
@@ -137,7 +137,7 @@ bool Connection::read_more_blocking() {
       return false;
     }
     if (errno == EINTR) continue;
-    pollfd p{fd_.get(), POLLIN, 0};
+    pollfd p{fd_.get(), io_wait_events(POLLIN), 0};
     if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) {
       body_error_status_ = 408;
       body_error_reason_ = "request body not received in time";
@@ -179,11 +179,11 @@ bool Connection::send_all_blocking(const char* a, size_t alen, const char* b, si
     if (len > 0) iov[count++] = {const_cast<char*>(data), len};
   int first = 0;
   while (first < count) {
-    ssize_t n = writev(fd_.get(), iov + first, count - first);
+    ssize_t n = io_writev(iov + first, count - first);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return false;
-      pollfd p{fd_.get(), POLLOUT, 0};
+      pollfd p{fd_.get(), io_wait_events(POLLOUT), 0};
       if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) return false;
       continue;
     }

@@ -116,7 +116,7 @@ std::string_view Connection::url_scheme() const {
     resolve_forwarded();
     if (!fwd_scheme_.empty()) return fwd_scheme_;
   }
-  return "http";
+  return ssl_ != nullptr ? "https" : "http";
 }
 
 void Connection::resolve_forwarded() const {

@@ -68,7 +68,7 @@ void Connection::write_pending() {
     if (body_sent_ < body_.size()) {
       iov[count++] = {body_.data() + body_sent_, body_.size() - body_sent_};
     }
-    ssize_t n = writev(fd_.get(), iov, count);
+    ssize_t n = io_writev(iov, count);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return close();
@@ -80,8 +80,9 @@ void Connection::write_pending() {
   }
   while (out_sent_ == out_.size() && body_sent_ == body_.size() && file_left_ > 0) {
     off_t off = file_off_;
-    ssize_t n = sendfile(fd_.get(), file_.get(), &off,
-                         static_cast<size_t>(std::min<int64_t>(file_left_, 1 << 21)));
+    size_t chunk = static_cast<size_t>(std::min<int64_t>(file_left_, 1 << 21));
+    ssize_t n =
+        ssl_ == nullptr ? sendfile(fd_.get(), file_.get(), &off, chunk) : tls_sendfile(&off, chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n <= 0) return close();  // file shorter than promised, or the client is gone
@@ -113,6 +114,10 @@ void Connection::request_done() {
     e.status = status_;
     e.response_fields = fields_;
     e.body_bytes = bytes_sent_;
+    if (ssl_ != nullptr) {
+      e.tls_protocol = tls_var("SSL_PROTOCOL");
+      e.tls_cipher = tls_var("SSL_CIPHER");
+    }
     e.start = started_;
     e.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started_mono_);

@@ -226,7 +226,12 @@ void Worker::accept_ready(int listen_fd) {
   }
   ++open_;
   update_accepting();
-  c->open(fd, peer);
+  SSL_CTX* tls = nullptr;
+  if (tls_ctx_ != nullptr &&
+      std::find(tls_fds_.begin(), tls_fds_.end(), listen_fd) != tls_fds_.end()) {
+    tls = tls_ctx_;
+  }
+  c->open(fd, peer, tls);
 }
 
 void Worker::update_accepting() {

@@ -128,6 +128,14 @@ PyObject* make_environ(app::Exchange& x) {
       !set(e, "wsgi.url_scheme", latin1(scheme)) || !set(e, "wsgi.input", new_input())) {
     return nullptr;
   }
+  // TLS, by the names nginx's and Apache's CGI environments use (HTTPS=on and SSL_*).
+  if (std::string_view on = x.tls_var("HTTPS"); !on.empty()) {
+    for (const char* key : {"HTTPS", "SSL_PROTOCOL", "SSL_CIPHER", "SSL_CLIENT_VERIFY",
+                            "SSL_CLIENT_S_DN", "SSL_CLIENT_I_DN"}) {
+      std::string_view v = x.tls_var(key);
+      if (!v.empty() && !set(e, key, latin1(v))) return nullptr;
+    }
+  }
   for (const http::Header& h : r.headers) {
     std::string key;
     if (iequals(h.name, "Content-Type")) {
