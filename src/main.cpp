@@ -45,8 +45,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Error: %s\n", error.c_str());
     return 1;
   }
+  if (settings.capture_output) log::capture_output();
   spdlog::info("Starting cppicorn {}", version());
   for (const std::string& w : loaded.warnings) spdlog::warn("{}", w);
+  config::export_raw_env(settings);  // before the app loads, so every worker inherits it
   // 0 keeps the umask we were started with: files the master creates (pidfile, sockets, logs)
   // must not become world-writable by default.
   if (settings.umask != 0) umask(static_cast<mode_t>(settings.umask));

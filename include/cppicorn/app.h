@@ -92,6 +92,12 @@ typedef struct cppicorn_host {
 
   /* The server's version, e.g. "0.1.0". */
   cppicorn_str (*server_version)(void);
+
+  /* Since cppicorn 0.2. The status line's reason phrase ("299 Custom Reason"), until the head
+   * is sent; without it the server uses the IANA registry's phrase ("Unknown" for codes it
+   * does not list). Returns 0, or -1 (and nothing changes) when reason holds CR, LF or
+   * another control character. An empty reason restores the registry's. */
+  int (*set_reason)(cppicorn_response* resp, cppicorn_str reason);
   /* New members are appended here; check `size` before using one. */
 } cppicorn_host;
 

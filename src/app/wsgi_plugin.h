@@ -13,7 +13,7 @@
 namespace cppicorn::app {
 
 // Bump when WsgiSpec, App or Exchange change shape.
-constexpr int kWsgiAbi = 1;
+constexpr int kWsgiAbi = 2;
 
 // What the plugin needs to load a Python app.
 struct WsgiSpec {
@@ -21,8 +21,9 @@ struct WsgiSpec {
   const char* version = nullptr;      // the server's CPPICORN_VERSION
   std::string app;                    // "myapp:app", for messages
   std::string module;                 // "myapp" or "package.module"
-  std::string callable;               // "app", or "create_app()" for a factory to call
+  std::string callable;               // "app", or 'create_app(x="y")' for a factory to call
   std::vector<std::string> sys_path;  // prepended to sys.path, in this order
+  std::string root_path;              // SCRIPT_NAME (--root-path); empty: $SCRIPT_NAME
 };
 
 // The plugin's factory: initialises CPython (once per process), imports the module and

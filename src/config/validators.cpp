@@ -138,3 +138,73 @@ std::string check_log_level(std::string& v) {
 }
 
 }  // namespace cppicorn::config
+
+namespace cppicorn::config {
+
+std::string check_worker_class(std::string& v) {
+  // gunicorn's names and class paths, and the ones deployments write for uvicorn's worker
+  // (the most common FastAPI line), to the class that does the same job here.
+  static constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+      {"sync", "sync"},
+      {"gunicorn.workers.sync.SyncWorker", "sync"},
+      {"gthread", "gthread"},
+      {"gunicorn.workers.gthread.ThreadWorker", "gthread"},
+      {"asgi", "asgi"},
+      {"gunicorn.workers.gasgi.ASGIWorker", "asgi"},
+      {"uvicorn.workers.UvicornWorker", "asgi"},
+      {"uvicorn.workers.UvicornH11Worker", "asgi"},
+      {"uvicorn_worker.UvicornWorker", "asgi"},
+      {"uvicorn_worker.UvicornH11Worker", "asgi"},
+  };
+  static constexpr std::string_view kGreen[] = {"gevent",
+                                                "eventlet",
+                                                "tornado",
+                                                "gunicorn.workers.ggevent.GeventWorker",
+                                                "gunicorn.workers.geventlet.EventletWorker",
+                                                "gunicorn.workers.gtornado.TornadoWorker"};
+  for (auto [alias, name] : kAliases) {
+    if (v == alias) {
+      v = name;
+      return "";
+    }
+  }
+  for (std::string_view green : kGreen) {
+    if (v == green) {
+      return "'" + v +
+             "' is not available: cppicorn has no green-thread (monkey-patching) workers; use "
+             "gthread for blocking code that waits on I/O, or asgi for an async app";
+    }
+  }
+  return "unknown worker class '" + v + "' (expected sync, gthread or asgi)";
+}
+
+}  // namespace cppicorn::config
+
+namespace cppicorn::config {
+
+std::string check_env(std::string& v) {
+  size_t eq = v.find('=');
+  if (eq == 0 || eq == std::string::npos) {
+    return "invalid environment setting '" + v + "' (expected KEY=VALUE)";
+  }
+  return "";
+}
+
+}  // namespace cppicorn::config
+
+namespace cppicorn::config {
+
+std::string check_proxy_protocol(std::string& v) {
+  std::string lower = v;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "false" || lower == "0" || lower == "no") lower = "off";
+  if (lower == "true" || lower == "1" || lower == "yes") lower = "auto";
+  if (lower != "off" && lower != "v1" && lower != "v2" && lower != "auto") {
+    return "expected off, v1, v2 or auto, got '" + v + "'";
+  }
+  v = lower;
+  return "";
+}
+
+}  // namespace cppicorn::config

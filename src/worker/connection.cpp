@@ -62,7 +62,7 @@ void Connection::open(int fd, const sockaddr_storage& peer) {
   stop_requested_ = false;
   in_len_ = head_len_ = 0;
   parser_.reset();
-  if (worker_.settings().proxy_protocol) {
+  if (worker_.settings().proxy_protocol != "off") {
     // With the PROXY protocol on, the socket is meant for the proxy alone: anyone else is
     // either misconfigured or bypassing it, so it gets no HTTP service at all.
     if (!trust_.proxy.allows(peer)) {
@@ -202,6 +202,7 @@ void Connection::process() {
 
 void Connection::reset_response() {
   status_ = 200;
+  reason_.clear();
   server_from_app_ = false;
   fields_.clear();
   body_.clear();
