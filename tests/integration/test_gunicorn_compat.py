@@ -165,3 +165,46 @@ def test_field_size_limit_counts_crlf(server):
     over = at_limit + b"v"
     resp = exchange(server, b"GET / HTTP/1.1\r\nHost: x\r\n" + over + b"\r\n\r\n")
     assert resp.status == 431
+
+
+# -- gunicorn's settings through the binary ----------------------------------------------------
+
+def test_env_root_path_and_method_flags(server):
+    server.start("-w", "1", "--app-path", APPS, "-e", "FROM_FLAG=a=b", "--root-path", "/mnt",
+                 "--permit-unconventional-http-method", "--casefold-http-method",
+                 "--strip-header-spaces", app="compat_wsgi:env_app", env=ENV)
+    resp = exchange(server, b"get /mnt/x HTTP/1.1\r\nHost: x\r\nX-A : 1\r\n\r\n")
+    assert resp.status == 200, resp.body
+    env = eval(resp.body.decode())  # noqa: S307 - our own app's repr()
+    assert env == {"FROM_FLAG": "a=b", "SCRIPT_NAME": "/mnt", "PATH_INFO": "/x", "METHOD": "GET"}
+
+
+def test_unconventional_method_refused_by_default(server):
+    server.start("-w", "1", app="diag:app")
+    assert exchange(server, b"get / HTTP/1.1\r\nHost: x\r\n\r\n").status == 400
+
+
+def test_no_sendfile_sends_the_same_file(server, tmp_path):
+    data = os.urandom(300_000)
+    (tmp_path / "f.bin").write_bytes(data)
+    server.start("-w", "1", "--no-sendfile", app="diag:app")
+    status, headers, body = server.request("GET", f"/file?path={tmp_path / 'f.bin'}")
+    assert status == 200 and body == data
+
+
+def test_daemon_refused_and_worker_tmp_dir_warns(server):
+    server.start("-w", "1", "-D", app="hello:app", wait=False)
+    assert server.wait_exit() == 2
+    assert b"--daemon: cppicorn does not daemonize" in open(server.output.name, "rb").read()
+    server.start("-w", "1", "--worker-tmp-dir", "/dev/shm", app="hello:app")
+    assert "--worker-tmp-dir: has no effect: workers report liveness" in server.log()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
+@pytest.mark.parametrize("flag,groups", [((), ""), (("--initgroups",), "65534")])
+def test_initgroups(server, flag, groups):
+    server.start("-w", "1", "-u", "nobody", "-g", "nogroup", *flag, app="diag:app")
+    (pid,) = server.wait_workers(1)
+    with open(f"/proc/{pid}/status") as f:
+        line = next(x for x in f if x.startswith("Groups:"))
+    assert line.split(":", 1)[1].strip() == groups

@@ -25,7 +25,7 @@ def application(environ, start_response):
                        [("Content-Type", "application/octet-stream"),
                         ("Content-Length", length)])
         return environ["wsgi.file_wrapper"](f)
-    if path == "/environ":
+    if path.startswith("/environ"):
         body = repr({k: environ[k] for k in ("PATH_INFO", "SCRIPT_NAME", "QUERY_STRING",
                                              "RAW_URI")}).encode()
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -42,3 +42,12 @@ def create_app(greeting="hello", *, punctuation="!"):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [body]
     return app
+
+
+def env_app(environ, start_response):
+    """What -e/--env and --root-path change: os.environ and SCRIPT_NAME / PATH_INFO."""
+    import os
+    body = repr({"FROM_FLAG": os.environ.get("FROM_FLAG"), "SCRIPT_NAME": environ["SCRIPT_NAME"],
+                 "PATH_INFO": environ["PATH_INFO"], "METHOD": environ["REQUEST_METHOD"]})
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body.encode()]

@@ -233,6 +233,13 @@ TEST(Gunicorn, ImplementedSettings) {
               s.permit_unconventional_http_version && s.casefold_http_method);
   EXPECT_FALSE(s.sendfile);
   EXPECT_TRUE(run({"hello:app"}).settings.sendfile);
+  // gunicorn's --proxy-protocol [MODE]: the APP after the bare flag is never its value.
+  EXPECT_EQ(run({"--proxy-protocol", "hello:app"}).settings.proxy_protocol, "auto");
+  EXPECT_EQ(run({"--proxy-protocol", "hello:app"}).settings.app, "hello:app");
+  EXPECT_EQ(run({"--proxy-protocol", "v2", "hello:app"}).settings.proxy_protocol, "v2");
+  EXPECT_EQ(run({"--proxy-protocol=false", "hello:app"}).settings.proxy_protocol, "off");
+  EXPECT_NE(run({"--proxy-protocol=v3", "hello:app"}).error.find("expected off, v1, v2 or auto"),
+            std::string::npos);
   r = run({"-e", "NOEQUALS", "hello:app"});
   EXPECT_NE(r.error.find("expected KEY=VALUE"), std::string::npos) << r.error;
   TempYaml yaml("sendfile: false\nraw_env: [\"C=3\"]\n");
