@@ -8,7 +8,8 @@
 //   /wedge               never returns (the worker timeout must kill it)
 //   /crash               dies of SIGSEGV
 //   /throw               throws std::runtime_error("diag throw") (the server answers 500)
-//   /status?code=N       status N, body "status N" (no body for 1xx, 204, 304)
+//   /status?code=N[&reason=R]  status N (phrase R), body "status N" (none for 1xx, 204, 304);
+//                        a phrase the server refuses (a control character) gives 400 "bad reason"
 //   /echo                the request as JSON (see echo()), with the TLS variables under "tls"
 //   /body                the request body, as application/octet-stream
 //   /stream?chunks=N&size=M&ms=D   N streamed chunks of M 'x', D ms apart
@@ -250,7 +251,16 @@ class Diag {
   static void status(std::string_view query, cppicorn::Response& res) {
     long code = query_int(query, "code", 200);
     if (code < 100 || code > 999) return text(res.status(400), "bad code\n");
-    res.status(static_cast<int>(code));
+    std::string reason = query_param(query, "reason");
+    if (reason.empty()) {
+      res.status(static_cast<int>(code));
+    } else {
+      try {
+        res.status(static_cast<int>(code), reason);
+      } catch (const std::invalid_argument&) {
+        return text(res.status(400), "bad reason\n");
+      }
+    }
     // These statuses have no body (RFC 9110 6.4.1).
     if (code < 200 || code == 204 || code == 304) return;
     text(res, "status " + std::to_string(code) + "\n");

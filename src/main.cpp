@@ -50,8 +50,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Error: %s\n", error.c_str());
     return 1;
   }
+  if (settings.capture_output) log::capture_output();
   spdlog::info("Starting cppicorn {}", version());
   for (const std::string& w : loaded.warnings) spdlog::warn("{}", w);
+  config::export_raw_env(settings);  // before the app loads, so every worker inherits it
   if (!settings.access_logfile.empty() &&
       !log::AccessLog::create(settings.access_log_format, &error)) {
     spdlog::critical("access_log_format: {}", error);

@@ -104,6 +104,11 @@ typedef struct cppicorn_host {
    * issuer, RFC 2253). Empty (size 0) when the connection is not TLS or the name is unknown.
    * Present when size > offsetof(cppicorn_host, tls_var). */
   cppicorn_str (*tls_var)(const cppicorn_request* req, cppicorn_str name);
+  /* Since cppicorn 0.2. The status line's reason phrase ("299 Custom Reason"), until the head
+   * is sent; without it the server uses the IANA registry's phrase ("Unknown" for codes it
+   * does not list). Returns 0, or -1 (and nothing changes) when reason holds CR, LF or
+   * another control character. An empty reason restores the registry's. */
+  int (*set_reason)(cppicorn_response* resp, cppicorn_str reason);
   /* New members are appended here; check `size` before using one. */
 } cppicorn_host;
 

@@ -107,6 +107,18 @@ class Response {
     host_->set_status(resp_, code);
     return *this;
   }
+  // Status and reason phrase ("299 Custom Reason"). Throws std::invalid_argument when the
+  // phrase holds a control character, std::runtime_error when the server predates phrases.
+  Response& status(int code, std::string_view reason) {
+    host_->set_status(resp_, code);
+    if (host_->size < offsetof(cppicorn_host, set_reason) + sizeof host_->set_reason) {
+      throw std::runtime_error("this cppicorn cannot set a reason phrase (older than 0.2)");
+    }
+    if (host_->set_reason(resp_, str(reason)) != 0) {
+      throw std::invalid_argument("reason phrase with a control character");
+    }
+    return *this;
+  }
   Response& header(std::string_view name, std::string_view value) {
     host_->add_header(resp_, str(name), str(value));
     return *this;

@@ -32,6 +32,9 @@ class Exchange {
   // -1 when the body cannot be read (the connection then closes), 0 at its end.
   virtual int64_t read_body(void* buf, size_t len) = 0;
   virtual void set_status(int status) = 0;
+  // The status line's phrase instead of the registry's ("299 Custom Reason"); false (and
+  // nothing changed) when it holds CR, LF or another CTL. Empty: the registry's again.
+  virtual bool set_reason(std::string_view reason) = 0;
   virtual void add_header(std::string_view name, std::string_view value) = 0;
   virtual void write(const void* data, size_t len) = 0;
   virtual int stream(const void* data, size_t len) = 0;

@@ -196,6 +196,9 @@ void Arbiter::handle_hup() {
   if (!log::init(settings_.log_level, settings_.error_logfile, &error)) {
     spdlog::error("Reload: cannot reopen the error log: {}", error);
   }
+  if (settings_.capture_output) log::capture_output();
+  for (const std::string& w : loaded.warnings) spdlog::warn("{}", w);
+  config::export_raw_env(settings_);  // the new generation's environment
   wanted_ = settings_.workers;
   ++generation_;
   reloading_ = true;

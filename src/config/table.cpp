@@ -16,10 +16,12 @@ constexpr std::string_view kMechanics = "Server Mechanics";
 constexpr std::string_view kLogging = "Logging";
 constexpr std::string_view kTls = "TLS";
 
-// An application reference is MODULE:SYMBOL; whitespace can only be a quoting mistake.
+// An application reference is MODULE:SYMBOL; whitespace can only be a quoting mistake, except
+// among a factory's arguments ('app:create_app(a=1, b="x y")').
 std::string check_app(std::string& v) {
   if (v.empty()) return "";  // unset: load() reports a missing APP once all sources are read
-  if (std::any_of(v.begin(), v.end(), [](unsigned char c) { return std::isspace(c); })) {
+  auto name_end = v.begin() + static_cast<std::ptrdiff_t>(std::min(v.find('('), v.size()));
+  if (std::any_of(v.begin(), name_end, [](unsigned char c) { return std::isspace(c); })) {
     return "invalid application '" + v + "' (expected MODULE:SYMBOL)";
   }
   return "";
@@ -33,8 +35,11 @@ const Setting kTable[] = {
      .section = kApplication,
      .meta = "APP",
      .doc = "The application to serve, as MODULE:SYMBOL. A native application is MODULE.so, "
-            "found in the --app-path directory or else the --chdir directory, exporting SYMBOL. "
-            "Given as the positional argument on the command line, or as the app key in the "
+            "found in the --app-path directory or else the --chdir directory, exporting SYMBOL "
+            "(app when only MODULE is given). Otherwise MODULE.py is a WSGI application: SYMBOL "
+            "is its callable (application when only MODULE is given, as for gunicorn), or a "
+            "factory called with literal arguments ('app:create_app(greeting=\"hi\")'). Given as "
+            "the positional argument on the command line, or as the app key in the "
             "file.",
      .check = check_app},
     {.name = "chdir",
@@ -60,6 +65,29 @@ const Setting kTable[] = {
      .doc = "Load the application in the master before forking the workers. Workers start "
             "faster and share the loaded code copy-on-write, but a reload (HUP) cannot pick "
             "up new application code; use USR2 for that."},
+    {.name = "raw_env",
+     .flags = "-e,--env",
+     .field = &Settings::raw_env,
+     .section = kApplication,
+     .meta = "KEY=VALUE",
+     .doc = "Set an environment variable for the application (repeatable), in the master "
+            "before the app is loaded, so workers inherit it.",
+     .check = check_env},
+    {.name = "pythonpath",
+     .flags = "--pythonpath",
+     .field = &Settings::pythonpath,
+     .section = kApplication,
+     .meta = "DIRS",
+     .doc = "Comma-separated directories put first on sys.path of a Python application.",
+     .list = ListStyle::kComma},
+    {.name = "root_path",
+     .flags = "--root-path",
+     .field = &Settings::root_path,
+     .section = kApplication,
+     .meta = "PATH",
+     .doc = "The path the application is mounted at behind a proxy: SCRIPT_NAME of a WSGI "
+            "app, cut off the front of PATH_INFO when a request path starts with it. "
+            "Without it, the SCRIPT_NAME environment variable counts, as for gunicorn."},
 
     // Server socket.
     {.name = "bind",
@@ -249,6 +277,35 @@ const Setting kTable[] = {
      .doc = "Accept a bare LF (without CR) as the line end in request heads. Off by "
             "default because lenient line ends enable request smuggling behind proxies "
             "that disagree."},
+    {.name = "strip_header_spaces",
+     .flags = "--strip-header-spaces",
+     .field = &Settings::strip_header_spaces,
+     .section = kSecurity,
+     .doc = "Accept whitespace between a header name and its colon (stripped) instead of "
+            "answering 400. Dangerous behind a proxy that reads the name differently."},
+    {.name = "permit_obsolete_folding",
+     .flags = "--permit-obsolete-folding",
+     .field = &Settings::permit_obsolete_folding,
+     .section = kSecurity,
+     .doc = "Accept obsolete line folding (a field line starting with whitespace continues "
+            "the previous field's value) instead of answering 400."},
+    {.name = "permit_unconventional_http_method",
+     .flags = "--permit-unconventional-http-method",
+     .field = &Settings::permit_unconventional_http_method,
+     .section = kSecurity,
+     .doc = "Accept any token as a method. By default, as gunicorn, a method must be 3 to 20 "
+            "characters without lower case letters or '#', or the request gets 400."},
+    {.name = "permit_unconventional_http_version",
+     .flags = "--permit-unconventional-http-version",
+     .field = &Settings::permit_unconventional_http_version,
+     .section = kSecurity,
+     .doc = "Answer requests claiming HTTP/1.2 to 1.9 as HTTP/1.1 instead of with 505."},
+    {.name = "casefold_http_method",
+     .flags = "--casefold-http-method",
+     .field = &Settings::casefold_http_method,
+     .section = kSecurity,
+     .doc = "Upper-case the method before the app sees it (with "
+            "--permit-unconventional-http-method, \"get\" becomes GET)."},
     {.name = "header_map",
      .flags = "--header-map",
      .field = &Settings::header_underscores,
@@ -271,8 +328,13 @@ const Setting kTable[] = {
      .flags = "--proxy-protocol",
      .field = &Settings::proxy_protocol,
      .section = kSecurity,
-     .doc = "Expect a PROXY protocol header (v1 or v2) at the start of each connection "
-            "from the addresses in proxy_allow_ips, and use the client address it carries."},
+     .meta = "[MODE]",
+     .doc = "Expect a PROXY protocol header at the start of each connection from the "
+            "addresses in proxy_allow_ips, and use the client address it carries. MODE is "
+            "gunicorn's: off (or false), v1, v2, or auto (or true: either version); the flag "
+            "alone means auto.",
+     .check = check_proxy_protocol,
+     .flag_value = "auto"},
     {.name = "proxy_allow_ips",
      .flags = "--proxy-allow-from",
      .field = &Settings::proxy_allow_ips,
@@ -391,6 +453,20 @@ const Setting kTable[] = {
      .min = 0,
      .max = 0777,
      .octal = true},
+    {.name = "initgroups",
+     .flags = "--initgroups",
+     .field = &Settings::initgroups,
+     .section = kMechanics,
+     .doc = "With --user, give the workers every supplementary group the user belongs to "
+            "(initgroups). Without it they keep only --group (or the user's own group)."},
+    {.name = "sendfile",
+     .flags = "--no-sendfile",
+     .field = &Settings::sendfile,
+     .section = kMechanics,
+     .doc = "Send file bodies (wsgi.file_wrapper, a native app's send_file) with sendfile(). "
+            "--no-sendfile reads and writes them instead, for file systems where sendfile "
+            "misbehaves.",
+     .negated = true},
     {.name = "proc_name",
      .flags = "-n,--name",
      .field = &Settings::proc_name,
@@ -437,6 +513,12 @@ const Setting kTable[] = {
      .meta = "FILE",
      .doc = "Where the error log goes: a file, or '-' for standard error (under journald "
             "the lines carry priority prefixes instead of timestamps). Reopened on USR1."},
+    {.name = "capture_output",
+     .flags = "--capture-output",
+     .field = &Settings::capture_output,
+     .section = kLogging,
+     .doc = "Send what the processes write to standard output and error (an app's print(), "
+            "a library's warnings) to the error log file as well."},
     {.name = "access_logfile",
      .flags = "--access-logfile",
      .field = &Settings::access_logfile,

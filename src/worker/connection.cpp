@@ -64,7 +64,7 @@ void Connection::open(int fd, const sockaddr_storage& peer, SSL_CTX* tls) {
   in_len_ = head_len_ = 0;
   parser_.reset();
   if (tls != nullptr) return start_tls(tls);  // (the PROXY protocol is refused with TLS)
-  if (worker_.settings().proxy_protocol) {
+  if (worker_.settings().proxy_protocol != "off") {
     // With the PROXY protocol on, the socket is meant for the proxy alone: anyone else is
     // either misconfigured or bypassing it, so it gets no HTTP service at all.
     if (!trust_.proxy.allows(peer)) {
@@ -219,6 +219,7 @@ void Connection::resume() {
 
 void Connection::reset_response() {
   status_ = 200;
+  reason_.clear();
   server_from_app_ = false;
   fields_.clear();
   body_.clear();

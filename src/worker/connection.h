@@ -72,6 +72,7 @@ class Connection final : public app::Exchange, public Task {
   std::string_view tls_var(std::string_view name) const override;
   int64_t read_body(void* buf, size_t len) override;
   void set_status(int status) override { status_ = status; }
+  bool set_reason(std::string_view reason) override;
   void add_header(std::string_view name, std::string_view value) override;
   void write(const void* data, size_t len) override;
   int stream(const void* data, size_t len) override;
@@ -101,6 +102,7 @@ class Connection final : public app::Exchange, public Task {
   void respond();
   void respond_error(int status, std::string_view reason);
   void write_pending();
+  ssize_t copy_file_chunk(off_t* off);
   void request_done();
   void close();
   void close_after_response();
@@ -202,6 +204,7 @@ class Connection final : public app::Exchange, public Task {
 
   // Response.
   int status_ = 200;
+  std::string reason_;  // the app's reason phrase; empty: the registry's
   bool server_from_app_ = false;
   std::string fields_;  // validated "Name: value\r\n" lines from the app
   std::string body_;    // buffered body

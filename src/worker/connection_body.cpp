@@ -205,6 +205,7 @@ int Connection::stream(const void* data, size_t len) {
   if (!head_sent_) {
     http::ResponseHead head;
     head.status = status_;
+    head.reason = reason_;
     head.version_minor = request_.version_minor;
     // HTTP/1.0 without a length: the end of the body is the close.
     if (!chunked && !declared_) keep_alive_ = false;
@@ -280,6 +281,9 @@ int Connection::send_file(int fd, int64_t offset, int64_t len) {
     ::close(fd);
     return -1;
   }
+  // The length the app announced wins (PEP 3333: never more than its Content-Length; a 206
+  // names its range's). A file that turns out shorter ends in a close, as a short stream does.
+  if (declared_) len = static_cast<int64_t>(std::min<uint64_t>(declared_length_, INT64_MAX));
   file_.reset(fd);
   file_off_ = offset;
   file_left_ = len;

@@ -75,6 +75,15 @@ void Connection::set_peer(const net::Ip16& ip, int port) {
 }
 
 bool Connection::read_proxy_header() {
+  // v1 is text ("PROXY ..."), v2 starts with its binary signature ("\r\n\r\n\0..."): the
+  // first byte tells them apart, so a version the setting excludes is refused at once.
+  const std::string& mode = worker_.settings().proxy_protocol;
+  if (in_len_ > 0 && ((mode == "v1" && in_[0] != 'P') || (mode == "v2" && in_[0] != '\r'))) {
+    spdlog::debug("Closing connection from {}: not a PROXY {} header",
+                  std::string_view(addr_, addr_len_), mode);
+    close();
+    return false;
+  }
   net::ProxyHeader h = net::parse_proxy_header({in_.get(), in_len_});
   if (h.status == net::ProxyHeader::kIncomplete) {
     arm_head_timer();

@@ -2,7 +2,9 @@
 // error responses, and what follows a response (access log, keep-alive or close).
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -25,6 +27,7 @@ void Connection::respond() {
   body_settled();
   http::ResponseHead head;
   head.status = status_;
+  head.reason = reason_;
   head.version_minor = request_.version_minor;
   head.keep_alive = keep_alive_;
   head.app_fields = fields_;
@@ -48,6 +51,12 @@ void Connection::respond() {
     file_left_ = 0;
   }
   write_pending();
+}
+
+bool Connection::set_reason(std::string_view reason) {
+  if (!http::valid_reason(reason)) return false;
+  reason_.assign(reason);
+  return true;
 }
 
 void Connection::respond_error(int status, std::string_view reason) {
@@ -78,11 +87,13 @@ void Connection::write_pending() {
     out_sent_ += head_part;
     body_sent_ += static_cast<size_t>(n) - head_part;
   }
+  const bool use_sendfile = worker_.settings().sendfile;
   while (out_sent_ == out_.size() && body_sent_ == body_.size() && file_left_ > 0) {
     off_t off = file_off_;
     size_t chunk = static_cast<size_t>(std::min<int64_t>(file_left_, 1 << 21));
-    ssize_t n =
-        ssl_ == nullptr ? sendfile(fd_.get(), file_.get(), &off, chunk) : tls_sendfile(&off, chunk);
+    ssize_t n = ssl_ != nullptr ? tls_sendfile(&off, chunk)
+                : use_sendfile  ? sendfile(fd_.get(), file_.get(), &off, chunk)
+                                : copy_file_chunk(&off);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n <= 0) return close();  // file shorter than promised, or the client is gone
@@ -102,6 +113,19 @@ void Connection::write_pending() {
   if (state_ == State::kWriting) event_del(&write_ev_);
   bytes_sent_ += body_.size();
   request_done();
+}
+
+// --no-sendfile: one pread and one send of up to 64 KiB, with sendfile's contract (bytes
+// sent, *off advanced by them; -1 with errno). Bytes read but not taken by the socket are
+// read again next time: simpler than keeping them, and this is the uncommon path.
+ssize_t Connection::copy_file_chunk(off_t* off) {
+  char buf[65536];
+  ssize_t got =
+      pread(file_.get(), buf, static_cast<size_t>(std::min<int64_t>(file_left_, sizeof buf)), *off);
+  if (got <= 0) return got;
+  ssize_t n = send(fd_.get(), buf, static_cast<size_t>(got), MSG_NOSIGNAL);
+  if (n > 0) *off += n;
+  return n;
 }
 
 void Connection::request_done() {

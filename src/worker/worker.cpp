@@ -32,6 +32,11 @@ http::Limits limits_from(const config::Settings& s) {
   l.body = static_cast<uint64_t>(s.limit_request_body);
   l.permit_bare_lf = s.permit_bare_lf;
   l.underscores = static_cast<http::Underscores>(s.header_underscores);
+  l.strip_header_spaces = s.strip_header_spaces;
+  l.permit_obsolete_folding = s.permit_obsolete_folding;
+  l.permit_unconventional_method = s.permit_unconventional_http_method;
+  l.permit_unconventional_version = s.permit_unconventional_http_version;
+  l.casefold_method = s.casefold_http_method;
   return l;
 }
 
@@ -71,7 +76,7 @@ bool Worker::boot(int* exit_code) {
   sigaction(SIGQUIT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   std::string error;
-  if (!drop_privileges(settings_.user, settings_.group, &error)) {
+  if (!drop_privileges(settings_.user, settings_.group, settings_.initgroups, &error)) {
     spdlog::error("Worker failed to boot: {}", error);
     *exit_code = kExitBootError;
     return false;

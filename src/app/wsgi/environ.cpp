@@ -79,16 +79,19 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::string g_root_path;  // --root-path, set before init_environ()
+
 std::string script_name() {
   const char* s = std::getenv("SCRIPT_NAME");  // as gunicorn: the app's mount point
-  std::string v = s ? s : "";
+  std::string v = !g_root_path.empty() ? g_root_path : s ? s : "";
   while (!v.empty() && v.back() == '/') v.pop_back();
   return v;
 }
 
 }  // namespace
 
-bool init_environ(bool multithread) {
+bool init_environ(bool multithread, const std::string& root_path) {
+  g_root_path = root_path;
   g_base = PyDict_New();
   if (g_base == nullptr) return false;
   PyObject* version = Py_BuildValue("(ii)", 1, 0);
