@@ -89,7 +89,6 @@ constexpr cppicorn_host kHost = {CPPICORN_ABI_VERSION,
                                  log,
                                  server_version,
                                  tls_var,
-
                                  set_reason};
 
 }  // namespace
