@@ -13,7 +13,7 @@
 
 #include "app/app.h"
 #include "arbiter/pidfile.h"
-#include "arbiter/scoreboard.h"
+#include "scoreboard/scoreboard.h"
 #include "arbiter/upgrade.h"
 #include "config/settings.h"
 #include "net/listener.h"

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "app/app.h"
-#include "arbiter/scoreboard.h"
+#include "scoreboard/scoreboard.h"
 #include "config/settings.h"
 #include "http/parser.h"
 #include "http/response.h"

@@ -1,4 +1,4 @@
-#include "arbiter/scoreboard.h"
+#include "scoreboard/scoreboard.h"
 
 #include <sys/mman.h>
 #include <time.h>
