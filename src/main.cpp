@@ -64,6 +64,27 @@ int main(int argc, char** argv) {
   if (!error.empty()) spdlog::warn("{}", error);
   error.clear();
   std::vector<std::string> warnings;
+  // The metrics socket a previous master (or systemd, by name) passed is not for the app.
+  std::vector<net::InheritedFd> metrics_fds;
+  std::erase_if(inherited, [&](const net::InheritedFd& in) {
+    bool named =
+        in.name == Arbiter::kMetricsFdName ||
+        (settings.metrics_bind.starts_with("fd://") && in.name == settings.metrics_bind.substr(5));
+    if (named) metrics_fds.push_back(in);
+    return named;
+  });
+  std::optional<std::vector<net::Listener>> metrics_listener;
+  if (!settings.metrics_bind.empty()) {
+    metrics_listener = net::open_listeners({settings.metrics_bind}, std::move(metrics_fds),
+                                           net::ListenOptions{.backlog = 64, .defer_accept = 0},
+                                           &error, &warnings);
+    if (!metrics_listener) {
+      spdlog::critical("metrics_bind: {}", error);
+      return 1;
+    }
+  } else {
+    for (const net::InheritedFd& in : metrics_fds) close(in.fd);  // metrics_bind was dropped
+  }
   auto listeners = net::open_listeners(settings.bind, std::move(inherited),
                                        net::ListenOptions{.backlog = settings.backlog,
                                                           .reuse_port = settings.reuse_port,
@@ -87,5 +108,6 @@ int main(int argc, char** argv) {
   Arbiter arbiter(std::move(invocation), std::move(settings), std::move(*listeners),
                   std::move(preloaded));
   arbiter.adopt_upgrade_pipe(std::move(upgrade_pipe));
+  if (metrics_listener) arbiter.adopt_metrics_listener(std::move(metrics_listener->front()));
   return arbiter.run();
 }

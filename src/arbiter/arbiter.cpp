@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "log/log.h"
 #include "util/proctitle.h"
 
@@ -52,9 +54,13 @@ Arbiter::Arbiter(Invocation invocation, config::Settings settings,
       settings_(std::move(settings)),
       listeners_(std::move(listeners)),
       preloaded_(std::move(preloaded)),
-      wanted_(settings_.workers) {}
+      wanted_(settings_.workers) {
+  start_time_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 Arbiter::~Arbiter() {
+  metrics_.reset();  // its events live in base_
   if (upgrade_ev_) event_free(upgrade_ev_);
   for (event* e : events_) event_free(e);
   if (base_) event_base_free(base_);
@@ -106,6 +112,7 @@ int Arbiter::run() {
     events_.push_back(wd);
   }
   signal(SIGPIPE, SIG_IGN);
+  start_metrics();
 
   for (const net::Listener& l : listeners_) {
     spdlog::info("Listening at: {} ({})", l.url, getpid());
@@ -115,6 +122,8 @@ int Arbiter::run() {
   event_base_dispatch(base_);
 
   if (!settings_.pidfile.empty()) pidfile_.reset();
+  if (metrics_ && !handed_over_ && !metrics_->listener().unix_path.empty())
+    unlink(metrics_->listener().unix_path.c_str());
   spdlog::info("Shutting down: Master");
   log::flush();
   return exit_code_;
@@ -173,9 +182,13 @@ void Arbiter::handle_hup() {
                                            invocation_.env, invocation_.start_dir);
   if (loaded.exit_now) {
     spdlog::error("Reload refused, keeping the running configuration: {}", loaded.error);
+    ++reloads_failed_;
     return;
   }
-  if (loaded.settings.bind != settings_.bind && !rebind(loaded.settings)) return;
+  if (loaded.settings.bind != settings_.bind && !rebind(loaded.settings)) {
+    ++reloads_failed_;
+    return;
+  }
   previous_settings_ = std::make_unique<config::Settings>(settings_);
   settings_ = std::move(loaded.settings);
   std::string error;

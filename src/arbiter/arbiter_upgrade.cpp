@@ -7,6 +7,7 @@
 // the old master keeps serving and says why.
 // New master: it serves alongside the old one, reports ready on the pipe, writes the
 // pidfile, and drops "(new)" from its title once the old master is gone.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -35,9 +36,21 @@ void Arbiter::handle_usr2() {
     return;
   }
   std::string error;
-  upgrade_ = Upgrade::start(invocation_, listeners_, &error);
+  // The new master gets copies of our sockets, the metrics one under its own name.
+  std::vector<net::Listener> handed;
+  for (const net::Listener& l : listeners_) {
+    handed.push_back(
+        {UniqueFd(fcntl(l.fd.get(), F_DUPFD_CLOEXEC, 0)), l.name, l.url, "", l.is_unix});
+  }
+  if (metrics_ && metrics_->listener().fd) {
+    const net::Listener& m = metrics_->listener();
+    handed.push_back(
+        {UniqueFd(fcntl(m.fd.get(), F_DUPFD_CLOEXEC, 0)), kMetricsFdName, m.url, "", m.is_unix});
+  }
+  upgrade_ = Upgrade::start(invocation_, handed, &error);
   if (!upgrade_) {
     spdlog::error("Upgrade failed: {}", error);
+    ++upgrades_failed_;
     return;
   }
   spdlog::info("Upgrading: started new master {} (pid {})", invocation_.exe_path, upgrade_->pid());
@@ -70,6 +83,7 @@ void Arbiter::on_upgrade_pipe(evutil_socket_t fd, short, void* self) {
 void Arbiter::upgrade_ready() {
   event_del(upgrade_ev_);
   upgrade_ready_ = true;
+  ++upgrades_ok_;
   spdlog::info("New master (pid {}) is serving", upgrade_->pid());
   if (settings_.upgrade_manual) {
     spdlog::info(
@@ -84,6 +98,7 @@ void Arbiter::upgrade_ready() {
 // The new master becomes the service: systemd learns its pid before we go.
 void Arbiter::hand_over() {
   handed_over_ = true;
+  if (metrics_) metrics_->stop_listening();  // the new master answers health checks now
   notifier_.main_pid(upgrade_->pid());
   spdlog::info("Handing over to the new master (pid {}); old master draining", upgrade_->pid());
 }
@@ -94,6 +109,7 @@ void Arbiter::upgrade_failed(const std::string& reason) {
     spdlog::error("New master (pid {}) is gone after taking over: {}", pid, reason);
   } else {
     spdlog::error("Upgrade failed: {}; the old master keeps serving", reason);
+    if (!upgrade_ready_) ++upgrades_failed_;  // a ready one was counted as done
   }
   if (upgrade_ev_) {
     event_free(upgrade_ev_);

@@ -62,6 +62,8 @@ struct Settings {
   std::string error_logfile = "-";
   std::string access_logfile;  // empty: off; "-": stdout
   std::string access_log_format = R"(%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s")";
+  // Metrics and control.
+  std::string metrics_bind;  // empty: no metrics listener
   // Where the values came from.
   std::string config_file;  // -c/--config
 };

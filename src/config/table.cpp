@@ -14,6 +14,7 @@ constexpr std::string_view kWorkers = "Worker Processes";
 constexpr std::string_view kSecurity = "Security";
 constexpr std::string_view kMechanics = "Server Mechanics";
 constexpr std::string_view kLogging = "Logging";
+constexpr std::string_view kObservability = "Metrics and Control";
 
 // An application reference is MODULE:SYMBOL; whitespace can only be a quoting mistake.
 std::string check_app(std::string& v) {
@@ -354,6 +355,20 @@ const Setting kTable[] = {
             "agent, %(D)s microseconds, %({name}i)s a request header, %({name}o)s a response "
             "header the app set, and the rest of "
             "gunicorn's set."},
+
+    // Metrics and control.
+    {.name = "metrics_bind",
+     .flags = "--metrics-bind",
+     .field = &Settings::metrics_bind,
+     .section = kObservability,
+     .meta = "ADDRESS",
+     .doc = "Serve Prometheus metrics (/metrics) and the health checks /health/ready (200 "
+            "while taking traffic, 503 once draining) and /health/live on this socket, from "
+            "the master: they answer even when every worker is busy or stuck. ADDRESS is as "
+            "for --bind (HOST:PORT, unix:PATH, fd://NAME); read at start, a reload keeps it. "
+            "Keep it on loopback or a private network: it needs no credentials.",
+     .check = [](std::string& v) { return v.empty() ? std::string() : check_bind(v); },
+     .default_doc = "off"},
 };
 
 }  // namespace

@@ -21,6 +21,30 @@ constexpr size_t kInitialBuffer = 16384;
 
 }  // namespace
 
+ConnState Connection::gauge(State s) {
+  switch (s) {
+    case State::kClosed:
+      return ConnState::kNone;
+    case State::kReadingProxy:
+    case State::kReadingHead:
+    case State::kReadingBody:
+      return ConnState::kReading;
+    case State::kInApp:
+      return ConnState::kApp;
+    case State::kWriting:
+    case State::kLingering:
+      return ConnState::kWriting;
+    case State::kKeepAlive:
+      return ConnState::kKeepAlive;
+  }
+  return ConnState::kNone;
+}
+
+void Connection::enter(State next) {
+  worker_.slot().move_conn(gauge(state_), gauge(next));
+  state_ = next;
+}
+
 timeval to_timeval(double seconds) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(seconds);
@@ -58,7 +82,7 @@ void Connection::open(int fd, const sockaddr_storage& peer) {
   set_peer(peer);
   event_assign(&read_ev_, worker_.base(), fd, EV_READ | EV_PERSIST, on_read, this);
   event_assign(&write_ev_, worker_.base(), fd, EV_WRITE | EV_PERSIST, on_write, this);
-  state_ = State::kReadingHead;
+  enter(State::kReadingHead);
   stop_requested_ = false;
   in_len_ = head_len_ = 0;
   parser_.reset();
@@ -67,11 +91,11 @@ void Connection::open(int fd, const sockaddr_storage& peer) {
     // either misconfigured or bypassing it, so it gets no HTTP service at all.
     if (!trust_.proxy.allows(peer)) {
       spdlog::debug("Closing connection from {}: not in proxy_allow_ips", remote_addr());
-      state_ = State::kReadingProxy;  // close() below needs an open state
+      enter(State::kReadingProxy);  // close() below needs an open state
       close();
       return;
     }
-    state_ = State::kReadingProxy;
+    enter(State::kReadingProxy);
   }
   // The PROXY header (if any) and the request head share one header_timeout.
   start_head_deadline();
@@ -155,11 +179,12 @@ void Connection::readable(short what) {
     return;
   }
   if (n < 0) return;
+  worker_.slot().add_bytes_in(static_cast<uint64_t>(n));
   in_len_ += static_cast<size_t>(n);
   if (state_ == State::kKeepAlive) {
     // A head that arrives whole (the usual case) needs no deadline: it starts, lazily, only
     // when a head turns out incomplete, which saves a clock read per request.
-    state_ = State::kReadingHead;
+    enter(State::kReadingHead);
     head_deadline_set_ = false;
   }
   process();
@@ -188,7 +213,7 @@ void Connection::process() {
         started_mono_ = std::chrono::steady_clock::now();
       }
       start_body();
-      state_ = State::kReadingBody;
+      enter(State::kReadingBody);
     }
     pump_body();
     if (!body_done_ && !body_failed_ && !request_.expect_continue &&
@@ -215,7 +240,7 @@ void Connection::reset_response() {
 }
 
 void Connection::run_app() {
-  state_ = State::kInApp;
+  enter(State::kInApp);
   reset_response();
   const config::Settings& s = worker_.settings();
   keep_alive_ = request_.keep_alive && s.keepalive > 0 && !stop_requested_ && !worker_.stopping() &&
@@ -226,7 +251,10 @@ void Connection::run_app() {
   }
   ScoreboardSlot& slot = worker_.slot();
   slot.set_request(request_line(request_));
-  slot.request_started_ms = monotonic_ms();
+  // These two clock reads (vDSO, no syscall) serve the timeout check and the heartbeat; the
+  // request-duration histogram reuses them.
+  const int64_t begin_us = monotonic_us();
+  slot.request_started_ms = begin_us / 1000;
   slot.state = WorkerState::kBusy;
   bool ok = false;
   try {
@@ -236,9 +264,11 @@ void Connection::run_app() {
   } catch (...) {
     spdlog::error("Error handling request {}: unknown exception", request_line(request_));
   }
+  const int64_t end_us = monotonic_us();
   slot.request_started_ms = 0;
-  slot.heartbeat_ms = monotonic_ms();
-  slot.state = WorkerState::kIdle;
+  slot.heartbeat_ms = end_us / 1000;
+  slot.state = worker_.stopping() ? WorkerState::kStopping : WorkerState::kIdle;
+  slot.count_duration(end_us - begin_us);
   if (state_ == State::kClosed) return;
   if (!ok) {
     if (head_sent_) {
@@ -274,7 +304,7 @@ void Connection::close_after_response() {
   bool unread = linger_ || !body_done_ || in_len_ > raw_pos_;
   if (!unread || shutdown(fd_.get(), SHUT_WR) != 0) return close();
   constexpr auto kLingerTime = std::chrono::seconds(2);
-  state_ = State::kLingering;
+  enter(State::kLingering);
   linger_until_ = std::chrono::steady_clock::now() + kLingerTime;
   event_del(&write_ev_);
   arm_read(std::chrono::duration<double>(kLingerTime).count());
@@ -286,6 +316,7 @@ void Connection::linger_readable(short what) {
     ssize_t n = recv(fd_.get(), in_.get(), in_cap_, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return close();
     if (n < 0) break;
+    worker_.slot().add_bytes_in(static_cast<uint64_t>(n));
   }
   if (std::chrono::steady_clock::now() >= linger_until_) close();
 }
@@ -298,7 +329,7 @@ void Connection::close() {
   fd_.reset();
   file_.reset();
   linger_ = false;
-  state_ = State::kClosed;
+  enter(State::kClosed);
   worker_.connection_closed(this);
 }
 

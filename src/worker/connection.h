@@ -16,6 +16,7 @@
 #include "app/app.h"
 #include "http/parser.h"
 #include "net/ip_allow.h"
+#include "scoreboard/scoreboard.h"
 #include "util/unique_fd.h"
 
 namespace cppicorn::worker {
@@ -69,7 +70,10 @@ class Connection final : public app::Exchange {
     kKeepAlive,
     kLingering
   };
+  static ConnState gauge(State s);
 
+  // Every state change goes through here: it keeps the scoreboard's connection gauges.
+  void enter(State next);
   static void on_read(evutil_socket_t fd, short what, void* self);
   static void on_write(evutil_socket_t fd, short what, void* self);
   void readable(short what);

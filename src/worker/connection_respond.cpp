@@ -64,9 +64,11 @@ void Connection::respond() {
 void Connection::respond_error(int status, std::string_view reason) {
   spdlog::debug("Rejecting request from {}: {} {}", remote_addr(), status, reason);
   reset_response();
+  status_ = status;  // for the access log and the response counters
+  worker_.slot().count_rejection(status);
   keep_alive_ = false;
   linger_ = true;
-  state_ = State::kInApp;
+  enter(State::kInApp);
   http::render_error(status, reason, worker_.settings().server_header, worker_.date(), out_);
   write_pending();
 }
@@ -85,6 +87,7 @@ void Connection::write_pending() {
       if (errno != EAGAIN) return close();
       break;
     }
+    worker_.slot().add_bytes_out(static_cast<uint64_t>(n));
     size_t head_part = std::min(static_cast<size_t>(n), out_.size() - out_sent_);
     out_sent_ += head_part;
     body_sent_ += static_cast<size_t>(n) - head_part;
@@ -96,13 +99,14 @@ void Connection::write_pending() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n <= 0) return close();  // file shorter than promised, or the client is gone
+    worker_.slot().add_bytes_out(static_cast<uint64_t>(n));
     file_off_ = off;
     file_left_ -= n;
     bytes_sent_ += static_cast<uint64_t>(n);
   }
   if (out_sent_ < out_.size() || body_sent_ < body_.size() || file_left_ > 0) {
     if (state_ != State::kWriting) {
-      state_ = State::kWriting;
+      enter(State::kWriting);
       event_del(&read_ev_);
       timeval tv = to_timeval(worker_.settings().body_timeout);
       event_add(&write_ev_, worker_.settings().body_timeout > 0 ? &tv : nullptr);
@@ -129,6 +133,7 @@ void Connection::request_done() {
         std::chrono::steady_clock::now() - started_mono_);
     access->log(e);
   }
+  worker_.slot().count_response(status_);
   bool was_writing = state_ == State::kWriting;
   if (head_len_ > 0) worker_.request_done();
   if (!keep_alive_ || !body_done_ || stop_requested_ || worker_.stopping()) {
@@ -143,10 +148,10 @@ void Connection::request_done() {
   parser_.reset();
   if (was_writing) arm_read(worker_.settings().keepalive);
   if (in_len_ > 0) {
-    state_ = State::kReadingHead;
+    enter(State::kReadingHead);
     start_head_deadline();
   } else {
-    state_ = State::kKeepAlive;
+    enter(State::kKeepAlive);
     arm_read(worker_.settings().keepalive);
   }
 }
