@@ -40,9 +40,9 @@ def samples(text):
     return out
 
 
-def start(server, *args):
+def start(server, *args, **kwargs):
     mport = free_port()
-    server.start("--metrics-bind", f"127.0.0.1:{mport}", *args)
+    server.start("--metrics-bind", f"127.0.0.1:{mport}", *args, **kwargs)
     wait_for(lambda: server.log_has("Metrics at:"), what="metrics listener")
     return mport
 
@@ -157,12 +157,13 @@ def test_winch_makes_ready_503_and_hup_brings_it_back(server):
 
 def test_counters_survive_worker_recycling(server):
     mport = start(server, "-w", "1", "--max-requests", "3")
+    first = samples(scrape_text(mport)[2])['cppicorn_http_requests_total{code="2xx"}']
     seen = []
     for _ in range(10):
         assert server.request("GET", "/")[0] == 200
         seen.append(samples(scrape_text(mport)[2])['cppicorn_http_requests_total{code="2xx"}'])
     assert seen == sorted(seen), f"a counter went backwards: {seen}"
-    assert seen[-1] == 10
+    assert seen[-1] - first == 10
     wait_for(lambda: samples(scrape_text(mport)[2])[
         'cppicorn_worker_exits_total{reason="max_requests"}'] >= 3, what="recycled workers counted")
 
@@ -223,3 +224,61 @@ def test_bad_metrics_bind_names_the_setting(server):
     assert server.wait_exit() != 0
     out = open(os.path.join(server.tmpdir, "stdout.log")).read() + server.log()
     assert "metrics" in out and "notaport" in out
+
+
+def test_real_prometheus_scrapes_it(server, tmp_path):
+    """Debian's prometheus scrapes the endpoint and answers a query on what it stored."""
+    import json
+    import shutil
+    import subprocess
+    import urllib.parse
+    import urllib.request
+    exe = shutil.which("prometheus")
+    if exe is None:
+        pytest.skip("prometheus not installed (tools/install-deps --test)")
+    mport = start(server, "-w", "2")
+    for _ in range(7):
+        assert server.request("GET", "/")[0] == 200
+    pport = free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - job_name: cppicorn\n    static_configs: [{{targets: ['127.0.0.1:{mport}']}}]\n")
+    log = open(tmp_path / "prometheus.log", "wb")
+    prom = subprocess.Popen([exe, f"--config.file={config}", f"--storage.tsdb.path={tmp_path}/tsdb",
+                             f"--web.listen-address=127.0.0.1:{pport}"],
+                            stdout=log, stderr=subprocess.STDOUT)
+
+    def api(path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{pport}/api/v1/{path}", timeout=2) as r:
+                return json.load(r)["data"]
+        except OSError:
+            return None
+
+    def query(expr):
+        data = api("query?query=" + urllib.parse.quote(expr))
+        return data["result"] if data else []
+
+    try:
+        targets = wait_for(lambda: (t := api("targets")) and [a for a in t["activeTargets"]
+                                                              if a["health"] == "up"],
+                           timeout=60, what="prometheus target up")
+        assert targets[0]["labels"]["job"] == "cppicorn"
+        result = wait_for(lambda: query('cppicorn_http_requests_total{code="2xx"}'), timeout=30,
+                          what="the sample in prometheus")
+        assert float(result[0]["value"][1]) >= 7
+        workers = wait_for(lambda: query('sum(cppicorn_workers)'), timeout=30, what="workers")
+        assert float(workers[0]["value"][1]) == 2
+        # The histogram is usable as one: a quantile over it is a number.
+        assert wait_for(lambda: query(
+            "histogram_quantile(0.5, cppicorn_http_request_duration_seconds_bucket)"),
+            timeout=30, what="a quantile")
+    finally:
+        prom.terminate()
+        try:
+            prom.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            prom.kill()
+            prom.wait()

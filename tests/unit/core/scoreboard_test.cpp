@@ -15,10 +15,10 @@ TEST(Scoreboard, DurationBucketsFollowTheBounds) {
   Scoreboard board;
   int i = board.claim();
   ASSERT_GE(i, 0);
-  board[i].count_duration(0);          // first bucket
-  board[i].count_duration(5000);       // exactly 5 ms: still le=0.005
-  board[i].count_duration(5001);       // le=0.01
-  board[i].count_duration(20000000);   // 20 s: above the last bound
+  board[i].count_duration(0);         // first bucket
+  board[i].count_duration(5000);      // exactly 5 ms: still le=0.005
+  board[i].count_duration(5001);      // le=0.01
+  board[i].count_duration(20000000);  // 20 s: above the last bound
   Counters c = board.totals();
   EXPECT_EQ(c.duration[0], 2u);
   EXPECT_EQ(c.duration[1], 1u);
@@ -49,9 +49,11 @@ TEST(Scoreboard, ReleasedSlotsFoldIntoTotals) {
 TEST(Scoreboard, ConnectionGaugesMoveBetweenStates) {
   Scoreboard board;
   ScoreboardSlot& s = board[board.claim()];
+  s.state = WorkerState::kIdle;
+  EXPECT_EQ(metrics::view_of(s), metrics::WorkerView::kIdle);
   s.move_conn(ConnState::kNone, ConnState::kReading);
+  EXPECT_EQ(metrics::view_of(s), metrics::WorkerView::kReading);  // a request on its way in
   s.move_conn(ConnState::kReading, ConnState::kApp);
-  EXPECT_EQ(metrics::view_of(s), metrics::WorkerView::kIdle);  // state says idle...
   s.state = WorkerState::kBusy;
   EXPECT_EQ(metrics::view_of(s), metrics::WorkerView::kApp);
   s.state = WorkerState::kIdle;
@@ -83,7 +85,7 @@ TEST(Exposition, RendersCumulativeHistogramAndHelp) {
   // Every family has HELP and TYPE before its samples.
   size_t types = 0, pos = 0;
   while ((pos = text.find("# TYPE ", pos)) != std::string::npos) ++types, ++pos;
-  EXPECT_GE(types, 20u);
+  EXPECT_GE(types, 19u);
   EXPECT_EQ(text.back(), '\n');
 }
 
