@@ -13,6 +13,7 @@
 #include "app/app.h"
 #include "arbiter/arbiter.h"
 #include "config/settings.h"
+#include "control/cli.h"
 #include "log/access_log.h"
 #include "log/log.h"
 #include "net/listener.h"
@@ -22,6 +23,7 @@
 
 int main(int argc, char** argv) {
   using namespace cppicorn;
+  if (argc > 1 && std::string_view(argv[1]) == "ctl") return control::run_cli(argc - 1, argv + 1);
   Invocation invocation;
   invocation.argv.assign(argv, argv + argc);
   invocation.env = config::environment();

@@ -61,6 +61,7 @@ Arbiter::Arbiter(Invocation invocation, config::Settings settings,
 
 Arbiter::~Arbiter() {
   metrics_.reset();  // its events live in base_
+  control_.reset();
   if (upgrade_ev_) event_free(upgrade_ev_);
   for (event* e : events_) event_free(e);
   if (base_) event_base_free(base_);
@@ -113,6 +114,7 @@ int Arbiter::run() {
   }
   signal(SIGPIPE, SIG_IGN);
   start_metrics();
+  if (!takeover_pipe_) start_control();  // a new master binds it once it serves
 
   for (const net::Listener& l : listeners_) {
     spdlog::info("Listening at: {} ({})", l.url, getpid());
@@ -124,6 +126,7 @@ int Arbiter::run() {
   if (!settings_.pidfile.empty()) pidfile_.reset();
   if (metrics_ && !handed_over_ && !metrics_->listener().unix_path.empty())
     unlink(metrics_->listener().unix_path.c_str());
+  if (control_ && !handed_over_) control_->unlink_path();
   spdlog::info("Shutting down: Master");
   log::flush();
   return exit_code_;
@@ -182,6 +185,7 @@ void Arbiter::handle_hup() {
                                            invocation_.env, invocation_.start_dir);
   if (loaded.exit_now) {
     spdlog::error("Reload refused, keeping the running configuration: {}", loaded.error);
+    last_reload_error_ = loaded.error;
     ++reloads_failed_;
     return;
   }
@@ -221,6 +225,7 @@ bool Arbiter::rebind(const config::Settings& next) {
                                     &error, &unclaimed);
   if (!opened) {
     spdlog::error("Reload refused, keeping the running configuration: {}", error);
+    last_reload_error_ = error;
     return false;
   }
   for (net::Listener& l : *opened) {

@@ -16,6 +16,7 @@
 #include "arbiter/pidfile.h"
 #include "arbiter/upgrade.h"
 #include "config/settings.h"
+#include "control/server.h"
 #include "metrics/exposition.h"
 #include "metrics/http_endpoint.h"
 #include "net/listener.h"
@@ -104,6 +105,17 @@ class Arbiter {
   metrics::Reply answer(std::string_view method, std::string_view path);
   metrics::Snapshot snapshot() const;
 
+  // The control socket (arbiter_control.cpp).
+  struct Waiter {
+    control::ControlServer::Ticket ticket;
+    bool json = false;
+  };
+  void start_control();
+  void command(const control::Command& c, control::ControlServer::Ticket t);
+  static void answer_waiters(std::vector<Waiter>& waiters, bool ok, const std::string& what);
+  std::string status_text() const;
+  std::string status_json() const;
+
   // Lifecycle.
   void stop(bool graceful);
   void halt(int exit_code, const std::string& reason);
@@ -159,6 +171,12 @@ class Arbiter {
   std::optional<net::Listener> metrics_listener_;  // until run() serves it
   std::unique_ptr<metrics::HttpEndpoint> metrics_;
   double start_time_ = 0;  // Unix time
+  std::unique_ptr<control::ControlServer> control_;
+  std::vector<Waiter> reload_waiters_;  // ctl reload: answered when the reload is decided
+  std::vector<Waiter>
+      upgrade_waiters_;  // ctl upgrade: answered when the new master serves or fails
+  std::string last_reload_error_;
+  std::string last_upgrade_error_;
   UniqueFd boot_read_;
   UniqueFd boot_write_;
   event_base* base_ = nullptr;

@@ -26,13 +26,19 @@ void Arbiter::set_title() {
 }
 
 void Arbiter::handle_usr2() {
-  if (stopping_) return;
+  if (stopping_) {
+    last_upgrade_error_ = "the server is stopping";
+    return;
+  }
   if (upgrade_) {
-    spdlog::warn("Refusing USR2: an upgrade to pid {} is already under way", upgrade_->pid());
+    last_upgrade_error_ = fmt::format("an upgrade to pid {} is already under way", upgrade_->pid());
+    spdlog::warn("Refusing USR2: {}", last_upgrade_error_);
     return;
   }
   if (old_master_ != 0) {
-    spdlog::warn("Refusing USR2: the previous master (pid {}) has not exited yet", old_master_);
+    last_upgrade_error_ =
+        fmt::format("the previous master (pid {}) has not exited yet", old_master_);
+    spdlog::warn("Refusing USR2: {}", last_upgrade_error_);
     return;
   }
   std::string error;
@@ -50,6 +56,7 @@ void Arbiter::handle_usr2() {
   upgrade_ = Upgrade::start(invocation_, handed, &error);
   if (!upgrade_) {
     spdlog::error("Upgrade failed: {}", error);
+    last_upgrade_error_ = error;
     ++upgrades_failed_;
     return;
   }
@@ -85,6 +92,8 @@ void Arbiter::upgrade_ready() {
   upgrade_ready_ = true;
   ++upgrades_ok_;
   spdlog::info("New master (pid {}) is serving", upgrade_->pid());
+  answer_waiters(upgrade_waiters_, true,
+                 fmt::format("upgraded: new master (pid {}) serving", upgrade_->pid()));
   if (settings_.upgrade_manual) {
     spdlog::info(
         "Manual upgrade: send WINCH to stop these workers, then TERM to this master; "
@@ -111,6 +120,8 @@ void Arbiter::upgrade_failed(const std::string& reason) {
     spdlog::error("Upgrade failed: {}; the old master keeps serving", reason);
     if (!upgrade_ready_) ++upgrades_failed_;  // a ready one was counted as done
   }
+  answer_waiters(upgrade_waiters_, false,
+                 "upgrade failed: " + reason + "; the old master keeps serving");
   if (upgrade_ev_) {
     event_free(upgrade_ev_);
     upgrade_ev_ = nullptr;
@@ -171,6 +182,7 @@ void Arbiter::new_master_ready() {
       spdlog::error("{}", error);
     }
   }
+  start_control();  // the old master's socket path becomes ours now that we serve
   // Our READY=1 counts once the old master has passed MAINPID to us; until then systemd
   // ignores it, and the tick repeats it when the old master is gone.
   notifier_.ready(status_line());

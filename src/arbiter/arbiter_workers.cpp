@@ -46,6 +46,7 @@ void Arbiter::spawn_worker() {
     for (event* e : events_) event_free(e);
     events_.clear();
     metrics_.reset();  // its sockets are the master's
+    control_.reset();
     event_base_free(base_);
     base_ = nullptr;
     boot_read_.reset();
@@ -127,6 +128,9 @@ void Arbiter::manage_workers() {
     last_reload_ = fmt::format("last reload: generation {} with {} workers", generation_, wanted_);
     ++reloads_ok_;
     spdlog::info("Reloaded: {} new workers serving", wanted_);
+    answer_waiters(
+        reload_waiters_, true,
+        fmt::format("reloaded: generation {} with {} workers serving", generation_, wanted_));
     notifier_.ready(status_line());
   }
   update_status(false);
@@ -238,6 +242,8 @@ void Arbiter::abort_reload(const std::string& reason) {
   wanted_ = settings_.workers;
   reloading_ = false;
   last_reload_ = "last reload failed: " + reason;
+  answer_waiters(reload_waiters_, false,
+                 "reload failed: " + reason + "; the previous workers keep serving");
   notifier_.ready(status_line());
 }
 

@@ -369,6 +369,22 @@ const Setting kTable[] = {
             "Keep it on loopback or a private network: it needs no credentials.",
      .check = [](std::string& v) { return v.empty() ? std::string() : check_bind(v); },
      .default_doc = "off"},
+    {.name = "control_socket",
+     .flags = "--control-socket",
+     .field = &Settings::control_socket,
+     .section = kObservability,
+     .meta = "PATH",
+     .doc = "The unix socket `cppicorn ctl` talks to (mode 0600, or 0660 for control_group). "
+            "Root and the user the master and workers run as may use every command; "
+            "control_group members may read status. 'none' turns it off.",
+     .default_doc = "$RUNTIME_DIRECTORY/ctl when systemd runs the service, else off"},
+    {.name = "control_group",
+     .flags = "--control-group",
+     .field = &Settings::control_group,
+     .section = kObservability,
+     .meta = "GROUP",
+     .doc = "A group (name or number) whose members may run `cppicorn ctl status`.",
+     .default_doc = "none"},
 };
 
 }  // namespace
