@@ -13,6 +13,7 @@
 #include "app/app.h"
 #include "arbiter/arbiter.h"
 #include "config/settings.h"
+#include "control/cli.h"
 #include "log/access_log.h"
 #include "log/log.h"
 #include "net/listener.h"
@@ -24,6 +25,7 @@
 
 int main(int argc, char** argv) {
   using namespace cppicorn;
+  if (argc > 1 && std::string_view(argv[1]) == "ctl") return control::run_cli(argc - 1, argv + 1);
   Invocation invocation;
   invocation.argv.assign(argv, argv + argc);
   invocation.env = config::environment();
@@ -69,6 +71,27 @@ int main(int argc, char** argv) {
   error.clear();
   std::vector<std::string> warnings;
   bool bad_config = false;
+  // The metrics socket a previous master (or systemd, by name) passed is not for the app.
+  std::vector<net::InheritedFd> metrics_fds;
+  std::erase_if(inherited, [&](const net::InheritedFd& in) {
+    bool named =
+        in.name == Arbiter::kMetricsFdName ||
+        (settings.metrics_bind.starts_with("fd://") && in.name == settings.metrics_bind.substr(5));
+    if (named) metrics_fds.push_back(in);
+    return named;
+  });
+  std::optional<std::vector<net::Listener>> metrics_listener;
+  if (!settings.metrics_bind.empty()) {
+    metrics_listener = net::open_listeners({settings.metrics_bind}, std::move(metrics_fds),
+                                           net::ListenOptions{.backlog = 64, .defer_accept = 0},
+                                           &error, &warnings);
+    if (!metrics_listener) {
+      spdlog::critical("metrics_bind: {}", error);
+      return 1;
+    }
+  } else {
+    for (const net::InheritedFd& in : metrics_fds) close(in.fd);  // metrics_bind was dropped
+  }
   auto listeners = net::open_listeners(settings.bind, std::move(inherited),
                                        net::ListenOptions{.backlog = settings.backlog,
                                                           .reuse_port = settings.reuse_port,
@@ -80,7 +103,7 @@ int main(int argc, char** argv) {
     return bad_config ? 2 : 1;
   }
   if (std::string e =
-          net::resolve_tls(*listeners, !settings.certfile.empty(), settings.proxy_protocol);
+          net::resolve_tls(*listeners, !settings.certfile.empty(), settings.proxy_protocol != "off");
       !e.empty()) {
     spdlog::critical("{}", e);
     return 1;
@@ -113,5 +136,6 @@ int main(int argc, char** argv) {
                   std::move(preloaded));
   if (tls_context) arbiter.use_tls(std::move(ticket_keys), std::move(tls_context));
   arbiter.adopt_upgrade_pipe(std::move(upgrade_pipe));
+  if (metrics_listener) arbiter.adopt_metrics_listener(std::move(metrics_listener->front()));
   return arbiter.run();
 }

@@ -8,15 +8,19 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "app/app.h"
 #include "arbiter/pidfile.h"
-#include "arbiter/scoreboard.h"
 #include "arbiter/upgrade.h"
 #include "config/settings.h"
+#include "control/server.h"
+#include "metrics/exposition.h"
+#include "metrics/http_endpoint.h"
 #include "net/listener.h"
+#include "scoreboard/scoreboard.h"
 #include "systemd/notify.h"
 #include "tls/context.h"
 #include "tls/ticket_keys.h"
@@ -48,6 +52,10 @@ class Arbiter {
 
   // A new master started by USR2 reports readiness to its old master on this pipe.
   void adopt_upgrade_pipe(UniqueFd pipe) { takeover_pipe_ = std::move(pipe); }
+  // The metrics_bind socket, opened by main() with the other listeners.
+  void adopt_metrics_listener(net::Listener l) { metrics_listener_ = std::move(l); }
+  // The name the metrics socket carries in LISTEN_FDNAMES when a USR2 hands it over.
+  static constexpr const char* kMetricsFdName = "cppicorn-metrics";
 
   // Runs until stopped; returns the process exit code.
   int run();
@@ -59,9 +67,10 @@ class Arbiter {
     uint64_t generation = 0;
     uint64_t age = 0;  // spawn order: TTOU retires the oldest
     bool booted = false;
-    bool retiring = false;   // sent TERM
-    bool aborted = false;    // sent ABRT for a timeout
-    int64_t kill_at_ms = 0;  // SIGKILL if still alive then (0: no deadline)
+    bool retiring = false;                      // sent TERM
+    bool aborted = false;                       // sent ABRT for a timeout
+    ExitCause retire_cause = ExitCause::kStop;  // why it was sent TERM
+    int64_t kill_at_ms = 0;                     // SIGKILL if still alive then (0: no deadline)
   };
 
   // Signals.
@@ -79,7 +88,8 @@ class Arbiter {
   // The pool (arbiter_workers.cpp).
   void spawn_worker();
   void manage_workers();
-  void retire(pid_t pid, WorkerRecord& w);
+  void retire(pid_t pid, WorkerRecord& w, ExitCause why);
+  static ExitCause exit_cause(const WorkerRecord& w, int status, bool recycled);
   void reap_workers();
   void worker_exited(pid_t pid, const WorkerRecord& w, int status);
   void check_booted();
@@ -98,6 +108,23 @@ class Arbiter {
   void old_master_gone();
   static void on_old_master_exit(evutil_socket_t fd, short, void* self);
   static void on_upgrade_pipe(evutil_socket_t fd, short, void* self);
+
+  // Metrics and health (arbiter_metrics.cpp).
+  void start_metrics();
+  bool taking_traffic() const;
+  metrics::Reply answer(std::string_view method, std::string_view path);
+  metrics::Snapshot snapshot() const;
+
+  // The control socket (arbiter_control.cpp).
+  struct Waiter {
+    control::ControlServer::Ticket ticket;
+    bool json = false;
+  };
+  void start_control();
+  void command(const control::Command& c, control::ControlServer::Ticket t);
+  static void answer_waiters(std::vector<Waiter>& waiters, bool ok, const std::string& what);
+  std::string status_text() const;
+  std::string status_json() const;
 
   // Lifecycle.
   void stop(bool graceful);
@@ -136,9 +163,12 @@ class Arbiter {
   int wanted_ = 1;
   uint64_t generation_ = 1;
   uint64_t next_age_ = 0;
-  uint64_t served_before_ = 0;  // requests served by workers already reaped
-  bool ready_ = false;          // the first generation booted, READY=1 sent
-  bool reloading_ = false;      // a HUP generation is booting
+  uint64_t served_before_ = 0;        // requests served by workers already reaped
+  uint64_t exits_[kExitCauses] = {};  // workers reaped, by cause
+  uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
+  uint64_t upgrades_ok_ = 0, upgrades_failed_ = 0;
+  bool ready_ = false;      // the first generation booted, READY=1 sent
+  bool reloading_ = false;  // a HUP generation is booting
   bool stopping_ = false;
   int64_t stop_deadline_ms_ = 0;
   int exit_code_ = 0;
@@ -153,6 +183,15 @@ class Arbiter {
   UniqueFd takeover_pipe_;     // set in a new master until it reports ready
   pid_t old_master_ = 0;       // in a new master: the old one, while it lives
   UniqueFd old_master_pidfd_;  // readable when the old master exits
+  std::optional<net::Listener> metrics_listener_;  // until run() serves it
+  std::unique_ptr<metrics::HttpEndpoint> metrics_;
+  double start_time_ = 0;  // Unix time
+  std::unique_ptr<control::ControlServer> control_;
+  std::vector<Waiter> reload_waiters_;  // ctl reload: answered when the reload is decided
+  std::vector<Waiter>
+      upgrade_waiters_;  // ctl upgrade: answered when the new master serves or fails
+  std::string last_reload_error_;
+  std::string last_upgrade_error_;
   UniqueFd boot_read_;
   UniqueFd boot_write_;
   event_base* base_ = nullptr;

@@ -86,6 +86,10 @@ struct Settings {
   bool capture_output = false;  // stdout/stderr into the error log file
   std::string access_logfile;   // empty: off; "-": stdout
   std::string access_log_format = R"(%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s")";
+  // Metrics and control.
+  std::string metrics_bind;    // empty: no metrics listener
+  std::string control_socket;  // empty: $RUNTIME_DIRECTORY/ctl under systemd; "none": off
+  std::string control_group;   // may read status
   // Where the values came from.
   std::string config_file;  // -c/--config
 };

@@ -15,6 +15,7 @@ constexpr std::string_view kSecurity = "Security";
 constexpr std::string_view kMechanics = "Server Mechanics";
 constexpr std::string_view kLogging = "Logging";
 constexpr std::string_view kTls = "TLS";
+constexpr std::string_view kObservability = "Metrics and Control";
 
 // An application reference is MODULE:SYMBOL; whitespace can only be a quoting mistake, except
 // among a factory's arguments ('app:create_app(a=1, b="x y")').
@@ -537,6 +538,36 @@ const Setting kTable[] = {
             "agent, %(D)s microseconds, %({name}i)s a request header, %({name}o)s a response "
             "header the app set, and the rest of "
             "gunicorn's set."},
+
+    // Metrics and control.
+    {.name = "metrics_bind",
+     .flags = "--metrics-bind",
+     .field = &Settings::metrics_bind,
+     .section = kObservability,
+     .meta = "ADDRESS",
+     .doc = "Serve Prometheus metrics (/metrics) and the health checks /health/ready (200 "
+            "while taking traffic, 503 once draining) and /health/live on this socket, from "
+            "the master: they answer even when every worker is busy or stuck. ADDRESS is as "
+            "for --bind (HOST:PORT, unix:PATH, fd://NAME); read at start, a reload keeps it. "
+            "Keep it on loopback or a private network: it needs no credentials.",
+     .check = [](std::string& v) { return v.empty() ? std::string() : check_bind(v); },
+     .default_doc = "off"},
+    {.name = "control_socket",
+     .flags = "--control-socket",
+     .field = &Settings::control_socket,
+     .section = kObservability,
+     .meta = "PATH",
+     .doc = "The unix socket `cppicorn ctl` talks to (mode 0600, or 0660 for control_group). "
+            "Root and the user the master and workers run as may use every command; "
+            "control_group members may read status. 'none' turns it off.",
+     .default_doc = "$RUNTIME_DIRECTORY/ctl when systemd runs the service, else off"},
+    {.name = "control_group",
+     .flags = "--control-group",
+     .field = &Settings::control_group,
+     .section = kObservability,
+     .meta = "GROUP",
+     .doc = "A group (name or number) whose members may run `cppicorn ctl status`.",
+     .default_doc = "none"},
 };
 
 }  // namespace

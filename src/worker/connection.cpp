@@ -22,6 +22,32 @@ constexpr size_t kInitialBuffer = 16384;
 
 }  // namespace
 
+ConnState Connection::gauge(State s) {
+  switch (s) {
+    case State::kClosed:
+      return ConnState::kNone;
+    case State::kHandshaking:
+    case State::kReadingProxy:
+    case State::kReadingHead:
+    case State::kReadingBody:
+      return ConnState::kReading;
+    case State::kReady:  // complete, waiting for its turn in the app
+    case State::kInApp:
+      return ConnState::kApp;
+    case State::kWriting:
+    case State::kLingering:
+      return ConnState::kWriting;
+    case State::kKeepAlive:
+      return ConnState::kKeepAlive;
+  }
+  return ConnState::kNone;
+}
+
+void Connection::enter(State next) {
+  worker_.slot().move_conn(gauge(state_), gauge(next));
+  state_ = next;
+}
+
 timeval to_timeval(double seconds) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(seconds);
@@ -59,7 +85,7 @@ void Connection::open(int fd, const sockaddr_storage& peer, SSL_CTX* tls) {
   set_peer(peer);
   event_assign(&read_ev_, worker_.base(), fd, EV_READ | EV_PERSIST, on_read, this);
   event_assign(&write_ev_, worker_.base(), fd, EV_WRITE | EV_PERSIST, on_write, this);
-  state_ = State::kReadingHead;
+  enter(State::kReadingHead);
   stop_requested_ = false;
   in_len_ = head_len_ = 0;
   parser_.reset();
@@ -69,11 +95,11 @@ void Connection::open(int fd, const sockaddr_storage& peer, SSL_CTX* tls) {
     // either misconfigured or bypassing it, so it gets no HTTP service at all.
     if (!trust_.proxy.allows(peer)) {
       spdlog::debug("Closing connection from {}: not in proxy_allow_ips", remote_addr());
-      state_ = State::kReadingProxy;  // close() below needs an open state
+      enter(State::kReadingProxy);  // close() below needs an open state
       close();
       return;
     }
-    state_ = State::kReadingProxy;
+    enter(State::kReadingProxy);
   }
   // The PROXY header (if any) and the request head share one header_timeout.
   start_head_deadline();
@@ -161,11 +187,12 @@ void Connection::readable(short what) {
     return;
   }
   if (n < 0) return;
+  worker_.slot().add_bytes_in(static_cast<uint64_t>(n));
   in_len_ += static_cast<size_t>(n);
   if (state_ == State::kKeepAlive) {
     // A head that arrives whole (the usual case) needs no deadline: it starts, lazily, only
     // when a head turns out incomplete, which saves a clock read per request.
-    state_ = State::kReadingHead;
+    enter(State::kReadingHead);
     head_deadline_set_ = false;
   }
   process();
@@ -194,7 +221,7 @@ void Connection::process() {
         started_mono_ = std::chrono::steady_clock::now();
       }
       start_body();
-      state_ = State::kReadingBody;
+      enter(State::kReadingBody);
     }
     pump_body();
     if (!body_done_ && !body_failed_ && !request_.expect_continue &&
@@ -205,7 +232,7 @@ void Connection::process() {
     // Into this poll's batch of ready requests, served least recently served first. The
     // connection's next request (pipelined, or sent after this response) comes back
     // through the loop: see request_done().
-    state_ = State::kReady;
+    enter(State::kReady);
     worker_.ready(*this);
     return;
   }
@@ -234,7 +261,7 @@ void Connection::reset_response() {
 }
 
 void Connection::run_app() {
-  state_ = State::kInApp;
+  enter(State::kInApp);
   last_served_ = worker_.next_serial();
   reset_response();
   const config::Settings& s = worker_.settings();
@@ -276,6 +303,8 @@ void Connection::run() {
   }
 }
 
+void Connection::ran_for(int64_t us) { worker_.slot().count_duration(us); }
+
 void Connection::complete() {
   worker_.call_done();
   if (state_ == State::kClosed) return;
@@ -316,7 +345,7 @@ void Connection::close_after_response() {
   tls_free();
   if (shutdown(fd_.get(), SHUT_WR) != 0) return close();
   constexpr auto kLingerTime = std::chrono::seconds(2);
-  state_ = State::kLingering;
+  enter(State::kLingering);
   linger_until_ = std::chrono::steady_clock::now() + kLingerTime;
   event_del(&write_ev_);
   arm_read(std::chrono::duration<double>(kLingerTime).count());
@@ -328,6 +357,7 @@ void Connection::linger_readable(short what) {
     ssize_t n = recv(fd_.get(), in_.get(), in_cap_, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return close();
     if (n < 0) break;
+    worker_.slot().add_bytes_in(static_cast<uint64_t>(n));
   }
   if (std::chrono::steady_clock::now() >= linger_until_) close();
 }
@@ -344,7 +374,7 @@ void Connection::close() {
   linger_ = false;
   deferred_ = false;
   last_served_ = 0;
-  state_ = State::kClosed;
+  enter(State::kClosed);
   worker_.connection_closed(this);
 }
 

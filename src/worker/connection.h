@@ -20,6 +20,7 @@
 #include "app/app.h"
 #include "http/parser.h"
 #include "net/ip_allow.h"
+#include "scoreboard/scoreboard.h"
 #include "util/unique_fd.h"
 #include "worker/executor.h"
 
@@ -60,6 +61,7 @@ class Connection final : public app::Exchange, public Task {
   // Task: the app call on the executor's thread, then the response on the loop.
   void run() override;
   void complete() override;
+  void ran_for(int64_t us) override;
   std::string_view what() const override { return request_line(request_); }
 
   // app::Exchange
@@ -92,7 +94,10 @@ class Connection final : public app::Exchange, public Task {
     kKeepAlive,
     kLingering
   };
+  static ConnState gauge(State s);
 
+  // Every state change goes through here: it keeps the scoreboard's connection gauges.
+  void enter(State next);
   static void on_read(evutil_socket_t fd, short what, void* self);
   static void on_write(evutil_socket_t fd, short what, void* self);
   void readable(short what);

@@ -128,6 +128,7 @@ bool Connection::read_more_blocking() {
   for (;;) {
     ssize_t n = io_recv(in_.get() + in_len_, in_cap_ - in_len_);
     if (n > 0) {
+      worker_.slot().add_bytes_in(static_cast<uint64_t>(n));
       in_len_ += static_cast<size_t>(n);
       return true;
     }
@@ -187,6 +188,7 @@ bool Connection::send_all_blocking(const char* a, size_t alen, const char* b, si
       if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) return false;
       continue;
     }
+    worker_.slot().add_bytes_out(static_cast<uint64_t>(n));
     size_t done = static_cast<size_t>(n);
     while (first < count && done >= iov[first].iov_len) done -= iov[first++].iov_len;
     if (first < count) {

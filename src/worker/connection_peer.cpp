@@ -100,7 +100,7 @@ bool Connection::read_proxy_header() {
   if (h.has_source) set_peer(h.source, h.source_port);
   in_len_ -= h.consumed;
   if (in_len_ > 0) std::memmove(in_.get(), in_.get() + h.consumed, in_len_);
-  state_ = State::kReadingHead;
+  enter(State::kReadingHead);
   return true;
 }
 

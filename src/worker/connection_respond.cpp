@@ -62,9 +62,11 @@ bool Connection::set_reason(std::string_view reason) {
 void Connection::respond_error(int status, std::string_view reason) {
   spdlog::debug("Rejecting request from {}: {} {}", remote_addr(), status, reason);
   reset_response();
+  status_ = status;  // for the access log and the response counters
+  worker_.slot().count_rejection(status);
   keep_alive_ = false;
   linger_ = true;
-  state_ = State::kInApp;
+  enter(State::kInApp);
   http::render_error(status, reason, worker_.settings().server_header, worker_.date(), out_);
   write_pending();
 }
@@ -83,6 +85,7 @@ void Connection::write_pending() {
       if (errno != EAGAIN) return close();
       break;
     }
+    worker_.slot().add_bytes_out(static_cast<uint64_t>(n));
     size_t head_part = std::min(static_cast<size_t>(n), out_.size() - out_sent_);
     out_sent_ += head_part;
     body_sent_ += static_cast<size_t>(n) - head_part;
@@ -97,13 +100,14 @@ void Connection::write_pending() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n <= 0) return close();  // file shorter than promised, or the client is gone
+    worker_.slot().add_bytes_out(static_cast<uint64_t>(n));
     file_off_ = off;
     file_left_ -= n;
     bytes_sent_ += static_cast<uint64_t>(n);
   }
   if (out_sent_ < out_.size() || body_sent_ < body_.size() || file_left_ > 0) {
     if (state_ != State::kWriting) {
-      state_ = State::kWriting;
+      enter(State::kWriting);
       event_del(&read_ev_);
       timeval tv = to_timeval(worker_.settings().body_timeout);
       event_add(&write_ev_, worker_.settings().body_timeout > 0 ? &tv : nullptr);
@@ -147,6 +151,7 @@ void Connection::request_done() {
         std::chrono::steady_clock::now() - started_mono_);
     access->log(e);
   }
+  worker_.slot().count_response(status_);
   bool was_writing = state_ == State::kWriting;
   if (head_len_ > 0) worker_.request_done();
   // A response that promised keep-alive keeps its promise even when a stop began meanwhile
@@ -164,12 +169,12 @@ void Connection::request_done() {
   if (in_len_ > 0) {
     // A pipelined request queues behind those that were ready before it: a connection is
     // never served twice while another's request waits (Puma #2625).
-    state_ = State::kReadingHead;
+    enter(State::kReadingHead);
     start_head_deadline();
     deferred_ = true;
     worker_.defer(*this);
   } else {
-    state_ = State::kKeepAlive;
+    enter(State::kKeepAlive);
     const bool stopping = stop_requested_ || worker_.stopping();
     arm_read(stopping ? std::min(worker_.settings().keepalive, 1.0) : worker_.settings().keepalive);
   }

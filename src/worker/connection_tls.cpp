@@ -27,7 +27,7 @@ constexpr size_t kFileChunk = 65536;  // file bytes read per SSL_write without k
 }  // namespace
 
 void Connection::start_tls(SSL_CTX* ctx) {
-  state_ = State::kHandshaking;
+  enter(State::kHandshaking);
   tls_broken_ = false;
   ktls_send_ = false;
   client_s_dn_.clear();
@@ -65,7 +65,7 @@ void Connection::handshake(short what) {
       client_s_dn_ = tls::name_text(X509_get_subject_name(cert));
       client_i_dn_ = tls::name_text(X509_get_issuer_name(cert));
     }
-    state_ = State::kReadingHead;
+    enter(State::kReadingHead);
     head_deadline_set_ = false;  // the head gets its own header_timeout from here
     readable(EV_READ);           // the request may have come right behind the client's Finished
     if (state_ == State::kReadingHead) arm_head_timer();

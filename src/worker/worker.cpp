@@ -221,6 +221,7 @@ void Worker::accept_ready(int listen_fd) {
     }
     return;
   }
+  ScoreboardSlot::bump(slot_.accepted);
   Connection* c;
   if (!free_.empty()) {
     c = free_.back();
@@ -323,6 +324,7 @@ void Worker::request_done() {
   slot_.requests.fetch_add(1, std::memory_order_relaxed);
   if (max_requests_ > 0 && ++requests_ >= max_requests_ && !stopping_) {
     spdlog::info("Autorestarting worker after current request.");
+    slot_.max_requests_reached = true;
     begin_graceful_stop();
   }
 }

@@ -13,12 +13,12 @@
 #include <vector>
 
 #include "app/app.h"
-#include "arbiter/scoreboard.h"
 #include "config/settings.h"
 #include "http/parser.h"
 #include "http/response.h"
 #include "log/access_log.h"
 #include "net/ip_allow.h"
+#include "scoreboard/scoreboard.h"
 #include "worker/accept_watch.h"
 #include "worker/executor.h"
 
