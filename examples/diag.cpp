@@ -8,8 +8,9 @@
 //   /wedge               never returns (the worker timeout must kill it)
 //   /crash               dies of SIGSEGV
 //   /throw               throws std::runtime_error("diag throw") (the server answers 500)
-//   /status?code=N       status N, body "status N" (no body for 1xx, 204, 304)
-//   /echo                the request as JSON (see echo())
+//   /status?code=N[&reason=R]  status N (phrase R), body "status N" (none for 1xx, 204, 304);
+//                        a phrase the server refuses (a control character) gives 400 "bad reason"
+//   /echo                the request as JSON (see echo()), with the TLS variables under "tls"
 //   /body                the request body, as application/octet-stream
 //   /stream?chunks=N&size=M&ms=D   N streamed chunks of M 'x', D ms apart
 //   /bytes?n=N           a buffered body of N 'x'
@@ -250,7 +251,16 @@ class Diag {
   static void status(std::string_view query, cppicorn::Response& res) {
     long code = query_int(query, "code", 200);
     if (code < 100 || code > 999) return text(res.status(400), "bad code\n");
-    res.status(static_cast<int>(code));
+    std::string reason = query_param(query, "reason");
+    if (reason.empty()) {
+      res.status(static_cast<int>(code));
+    } else {
+      try {
+        res.status(static_cast<int>(code), reason);
+      } catch (const std::invalid_argument&) {
+        return text(res.status(400), "bad reason\n");
+      }
+    }
     // These statuses have no body (RFC 9110 6.4.1).
     if (code < 200 || code == 204 || code == 304) return;
     text(res, "status " + std::to_string(code) + "\n");
@@ -279,6 +289,19 @@ class Diag {
     field("remote_addr", req.remote_addr());
     number("remote_port", req.remote_port());
     field("scheme", req.url_scheme());
+    out += "\"tls\":{";
+    bool first = true;
+    for (std::string_view key : {"HTTPS", "SSL_PROTOCOL", "SSL_CIPHER", "SSL_CLIENT_VERIFY",
+                                 "SSL_CLIENT_S_DN", "SSL_CLIENT_I_DN"}) {
+      std::string_view v = req.tls_var(key);
+      if (v.empty()) continue;
+      if (!first) out += ',';
+      first = false;
+      json_string(out, key);
+      out += ':';
+      json_string(out, v);
+    }
+    out += "},";
     number("content_length", req.content_length());
     out += "\"headers\":[";
     for (size_t i = 0; i < req.header_count(); ++i) {

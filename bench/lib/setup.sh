@@ -15,6 +15,7 @@ install_peers() {
   command -v nginx >/dev/null || pkgs+=(nginx-light)
   command -v wrk >/dev/null || pkgs+=(wrk)
   /usr/bin/python3 -c 'import gevent' 2>/dev/null || pkgs+=(python3-gevent)
+  command -v h2load >/dev/null || pkgs+=(nghttp2-client)  # bench/tls
   command -v gnuplot >/dev/null || pkgs+=(gnuplot-nox)
   command -v curl >/dev/null || pkgs+=(curl)
   command -v pgrep >/dev/null || pkgs+=(procps)

@@ -97,6 +97,18 @@ typedef struct cppicorn_host {
 
   /* The server's version, e.g. "0.1.0". */
   cppicorn_str (*server_version)(void);
+
+  /* The TLS the client connected with, by nginx's and Apache's environ names: "HTTPS" ("on"),
+   * "SSL_PROTOCOL" ("TLSv1.3"), "SSL_CIPHER", "SSL_CLIENT_VERIFY" ("SUCCESS" or "NONE"), and
+   * for a verified client certificate "SSL_CLIENT_S_DN" and "SSL_CLIENT_I_DN" (subject and
+   * issuer, RFC 2253). Empty (size 0) when the connection is not TLS or the name is unknown.
+   * Present when size > offsetof(cppicorn_host, tls_var). */
+  cppicorn_str (*tls_var)(const cppicorn_request* req, cppicorn_str name);
+  /* Since cppicorn 0.2. The status line's reason phrase ("299 Custom Reason"), until the head
+   * is sent; without it the server uses the IANA registry's phrase ("Unknown" for codes it
+   * does not list). Returns 0, or -1 (and nothing changes) when reason holds CR, LF or
+   * another control character. An empty reason restores the registry's. */
+  int (*set_reason)(cppicorn_response* resp, cppicorn_str reason);
   /* New members are appended here; check `size` before using one. */
 } cppicorn_host;
 

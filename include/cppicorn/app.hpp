@@ -58,6 +58,12 @@ class Request {
   std::string_view remote_addr() const { return view(host_->remote_addr(req_)); }
   int remote_port() const { return host_->remote_port(req_); }
   std::string_view url_scheme() const { return view(host_->url_scheme(req_)); }
+  // TLS details by name ("SSL_PROTOCOL", "SSL_CLIENT_S_DN", ...; see app.h); empty when the
+  // connection is not TLS or the server predates them.
+  std::string_view tls_var(std::string_view name) const {
+    if (host_->size <= offsetof(cppicorn_host, tls_var)) return {};
+    return view(host_->tls_var(req_, str(name)));
+  }
   // The server running this app, e.g. "0.1.0".
   std::string_view server_version() const { return cppicorn::server_version(host_); }
 
@@ -99,6 +105,18 @@ class Response {
 
   Response& status(int code) {
     host_->set_status(resp_, code);
+    return *this;
+  }
+  // Status and reason phrase ("299 Custom Reason"). Throws std::invalid_argument when the
+  // phrase holds a control character, std::runtime_error when the server predates phrases.
+  Response& status(int code, std::string_view reason) {
+    host_->set_status(resp_, code);
+    if (host_->size < offsetof(cppicorn_host, set_reason) + sizeof host_->set_reason) {
+      throw std::runtime_error("this cppicorn cannot set a reason phrase (older than 0.2)");
+    }
+    if (host_->set_reason(resp_, str(reason)) != 0) {
+      throw std::invalid_argument("reason phrase with a control character");
+    }
     return *this;
   }
   Response& header(std::string_view name, std::string_view value) {

@@ -24,9 +24,17 @@ class Exchange {
   virtual std::string_view remote_addr() const = 0;
   virtual int remote_port() const = 0;
   virtual std::string_view url_scheme() const = 0;
+  // What TLS the client connected with, by the environ names nginx and Apache use: HTTPS
+  // ("on"), SSL_PROTOCOL ("TLSv1.3"), SSL_CIPHER, SSL_CLIENT_VERIFY ("SUCCESS" or "NONE"),
+  // SSL_CLIENT_S_DN and SSL_CLIENT_I_DN (RFC 2253, a verified client certificate's subject
+  // and issuer). Empty when not over TLS, or not known.
+  virtual std::string_view tls_var(std::string_view /*name*/) const { return {}; }
   // -1 when the body cannot be read (the connection then closes), 0 at its end.
   virtual int64_t read_body(void* buf, size_t len) = 0;
   virtual void set_status(int status) = 0;
+  // The status line's phrase instead of the registry's ("299 Custom Reason"); false (and
+  // nothing changed) when it holds CR, LF or another CTL. Empty: the registry's again.
+  virtual bool set_reason(std::string_view reason) = 0;
   virtual void add_header(std::string_view name, std::string_view value) = 0;
   virtual void write(const void* data, size_t len) = 0;
   virtual int stream(const void* data, size_t len) = 0;

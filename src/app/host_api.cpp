@@ -43,6 +43,9 @@ int64_t content_length(const cppicorn_request* r) {
 }
 int64_t read_body(cppicorn_request* r, void* buf, size_t len) { return ex(r).read_body(buf, len); }
 void set_status(cppicorn_response* r, int status) { ex(r).set_status(status); }
+int set_reason(cppicorn_response* r, cppicorn_str reason) {
+  return ex(r).set_reason({reason.data, reason.size}) ? 0 : -1;
+}
 void add_header(cppicorn_response* r, cppicorn_str n, cppicorn_str v) {
   ex(r).add_header({n.data, n.size}, {v.data, v.size});
 }
@@ -59,6 +62,9 @@ void log(int level, cppicorn_str m) {
 }
 
 cppicorn_str server_version() { return str(version()); }
+cppicorn_str tls_var(const cppicorn_request* r, cppicorn_str name) {
+  return str(ex(r).tls_var({name.data, name.size}));
+}
 
 constexpr cppicorn_host kHost = {CPPICORN_ABI_VERSION,
                                  sizeof(cppicorn_host),
@@ -81,7 +87,9 @@ constexpr cppicorn_host kHost = {CPPICORN_ABI_VERSION,
                                  stream,
                                  send_file,
                                  log,
-                                 server_version};
+                                 server_version,
+                                 tls_var,
+                                 set_reason};
 
 }  // namespace
 

@@ -108,8 +108,11 @@ std::unique_ptr<App> load_python(const config::Settings& settings, std::string_v
   spec.module = module;
   spec.callable = symbol;
   spec.threads = settings.threads;
-  // sys.path[0] is where the module is, as gunicorn puts its working directory there.
+  // --pythonpath first, as gunicorn inserts it; then where the module is, as gunicorn puts
+  // its working directory there.
+  spec.sys_path = settings.pythonpath;
   spec.sys_path.push_back(dir);
+  spec.root_path = settings.root_path;
   std::string cwd = std::filesystem::current_path().string();
   if (cwd != dir) spec.sys_path.push_back(cwd);
   return load_wsgi(spec, error);
@@ -123,7 +126,8 @@ std::unique_ptr<App> load(const config::Settings& settings, std::string* error) 
     *error = "no application given (cppicorn [OPTIONS] MODULE:SYMBOL)";
     return nullptr;
   }
-  size_t colon = spec.rfind(':');
+  // The first colon, as gunicorn splits: a factory's arguments may hold colons.
+  size_t colon = spec.find(':');
   std::string_view module = std::string_view(spec).substr(0, colon);
   std::string symbol = colon == std::string::npos ? "app" : spec.substr(colon + 1);
   if (module.empty() || symbol.empty()) {
@@ -162,7 +166,9 @@ std::unique_ptr<App> load(const config::Settings& settings, std::string* error) 
     return std::make_unique<NativeApp>(dl, app);
   }
   if (std::string dir = python_dir(module, settings.app_path, &tried); !dir.empty()) {
-    return load_python(settings, module, symbol, dir, error);
+    // A bare Python module is its `application`, gunicorn's default (Django's wsgi.py).
+    return load_python(settings, module, colon == std::string::npos ? "application" : symbol, dir,
+                       error);
   }
   *error = fmt::format("cannot load app '{}': module not found (tried {})", spec, tried);
   return nullptr;

@@ -21,9 +21,10 @@ struct WsgiSpec {
   const char* version = nullptr;      // the server's CPPICORN_VERSION
   std::string app;                    // "myapp:app", for messages
   std::string module;                 // "myapp" or "package.module"
-  std::string callable;               // "app", or "create_app()" for a factory to call
+  std::string callable;               // "app", or 'create_app(x="y")' for a factory to call
   std::vector<std::string> sys_path;  // prepended to sys.path, in this order
   int threads = 1;                    // calls in flight per worker (wsgi.multithread)
+  std::string root_path;              // SCRIPT_NAME (--root-path); empty: $SCRIPT_NAME
 };
 
 // The plugin's factory: initialises CPython (once per process), imports the module and

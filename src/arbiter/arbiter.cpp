@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "log/log.h"
 #include "util/proctitle.h"
 
@@ -52,9 +54,14 @@ Arbiter::Arbiter(Invocation invocation, config::Settings settings,
       settings_(std::move(settings)),
       listeners_(std::move(listeners)),
       preloaded_(std::move(preloaded)),
-      wanted_(settings_.workers) {}
+      wanted_(settings_.workers) {
+  start_time_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 Arbiter::~Arbiter() {
+  metrics_.reset();  // its events live in base_
+  control_.reset();
   if (upgrade_ev_) event_free(upgrade_ev_);
   for (event* e : events_) event_free(e);
   if (base_) event_base_free(base_);
@@ -106,6 +113,8 @@ int Arbiter::run() {
     events_.push_back(wd);
   }
   signal(SIGPIPE, SIG_IGN);
+  start_metrics();
+  if (!takeover_pipe_) start_control();  // a new master binds it once it serves
 
   for (const net::Listener& l : listeners_) {
     spdlog::info("Listening at: {} ({})", l.url, getpid());
@@ -119,6 +128,9 @@ int Arbiter::run() {
   event_base_dispatch(base_);
 
   if (!settings_.pidfile.empty()) pidfile_.reset();
+  if (metrics_ && !handed_over_ && !metrics_->listener().unix_path.empty())
+    unlink(metrics_->listener().unix_path.c_str());
+  if (control_ && !handed_over_) control_->unlink_path();
   spdlog::info("Shutting down: Master");
   log::flush();
   return exit_code_;
@@ -177,20 +189,66 @@ void Arbiter::handle_hup() {
                                            invocation_.env, invocation_.start_dir);
   if (loaded.exit_now) {
     spdlog::error("Reload refused, keeping the running configuration: {}", loaded.error);
+    last_reload_error_ = loaded.error;
+    ++reloads_failed_;
     return;
   }
-  if (loaded.settings.bind != settings_.bind && !rebind(loaded.settings)) return;
+  if (!reload_tls(loaded.settings)) {
+    last_reload_error_ = "the TLS certificate or key was refused (see the error log)";
+    ++reloads_failed_;
+    return;
+  }
+  if (loaded.settings.bind != settings_.bind && !rebind(loaded.settings)) {
+    ++reloads_failed_;
+    return;
+  }
+  if (std::string e = net::resolve_tls(listeners_, !loaded.settings.certfile.empty(),
+                                       loaded.settings.proxy_protocol != "off");
+      !e.empty()) {
+    spdlog::error("Reload refused, keeping the running configuration: {}", e);
+    undo_rebind();
+    ++reloads_failed_;
+    return;
+  }
+  previous_tls_ = std::exchange(tls_, std::move(previous_tls_));
+  tls_swapped_ = true;
   previous_settings_ = std::make_unique<config::Settings>(settings_);
   settings_ = std::move(loaded.settings);
   std::string error;
   if (!log::init(settings_.log_level, settings_.error_logfile, &error)) {
     spdlog::error("Reload: cannot reopen the error log: {}", error);
   }
+  if (settings_.capture_output) log::capture_output();
+  for (const std::string& w : loaded.warnings) spdlog::warn("{}", w);
+  config::export_raw_env(settings_);  // the new generation's environment
   wanted_ = settings_.workers;
   ++generation_;
   reloading_ = true;
   notifier_.reloading(fmt::format("Reloading: starting {} new workers", wanted_));
   manage_workers();
+}
+
+tls::TicketKeys* Arbiter::ticket_keys() {
+  if (!ticket_keys_) ticket_keys_ = std::make_unique<tls::TicketKeys>();
+  return ticket_keys_.get();
+}
+
+// HUP re-reads the certificate and key: a new context for the new generation, or, when the
+// pair does not load or match, the reload is refused and the running generation keeps serving.
+// The new context waits in previous_tls_ until handle_hup swaps it in.
+bool Arbiter::reload_tls(const config::Settings& next) {
+  previous_tls_.reset();
+  if (next.certfile.empty()) return true;
+  std::string error;
+  previous_tls_ = tls::Context::build(next, ticket_keys(), &error);
+  if (!previous_tls_) {
+    spdlog::error("Reload refused, keeping the running configuration: TLS: {}", error);
+    last_reload_ = "last reload refused: TLS: " + error;
+    update_status(true);
+    return false;
+  }
+  tls::log_expiry(*previous_tls_);
+  return true;
 }
 
 // A reload that changes `bind`, as gunicorn's: listeners still named keep their socket (and
@@ -212,6 +270,7 @@ bool Arbiter::rebind(const config::Settings& next) {
                                     &error, &unclaimed);
   if (!opened) {
     spdlog::error("Reload refused, keeping the running configuration: {}", error);
+    last_reload_error_ = error;
     return false;
   }
   for (net::Listener& l : *opened) {
@@ -324,6 +383,7 @@ void Arbiter::on_tick(evutil_socket_t, short, void* self) { static_cast<Arbiter*
 
 void Arbiter::tick() {
   if (!stopping_) check_booted();
+  if (ticket_keys_) ticket_keys_->rotate_if_due(monotonic_ms() / 1000);
   check_upgrade_timeout();
   // Fallback for kernels without pidfds: notice the old master's exit on the tick.
   if (old_master_ != 0 && getppid() != old_master_) old_master_gone();

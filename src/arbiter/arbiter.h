@@ -8,16 +8,22 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "app/app.h"
 #include "arbiter/pidfile.h"
-#include "arbiter/scoreboard.h"
 #include "arbiter/upgrade.h"
 #include "config/settings.h"
+#include "control/server.h"
+#include "metrics/exposition.h"
+#include "metrics/http_endpoint.h"
 #include "net/listener.h"
+#include "scoreboard/scoreboard.h"
 #include "systemd/notify.h"
+#include "tls/context.h"
+#include "tls/ticket_keys.h"
 #include "util/unique_fd.h"
 
 namespace cppicorn {
@@ -36,8 +42,20 @@ class Arbiter {
           std::unique_ptr<app::App> preloaded);
   ~Arbiter();
 
+  // The TLS context of the first generation, built by main before any fork (null: no TLS).
+  void use_tls(std::unique_ptr<tls::TicketKeys> keys, std::shared_ptr<tls::Context> context) {
+    ticket_keys_ = std::move(keys);
+    tls_ = std::move(context);
+  }
+  // The session-ticket keys every generation's context shares (made on first use).
+  tls::TicketKeys* ticket_keys();
+
   // A new master started by USR2 reports readiness to its old master on this pipe.
   void adopt_upgrade_pipe(UniqueFd pipe) { takeover_pipe_ = std::move(pipe); }
+  // The metrics_bind socket, opened by main() with the other listeners.
+  void adopt_metrics_listener(net::Listener l) { metrics_listener_ = std::move(l); }
+  // The name the metrics socket carries in LISTEN_FDNAMES when a USR2 hands it over.
+  static constexpr const char* kMetricsFdName = "cppicorn-metrics";
 
   // Runs until stopped; returns the process exit code.
   int run();
@@ -49,9 +67,10 @@ class Arbiter {
     uint64_t generation = 0;
     uint64_t age = 0;  // spawn order: TTOU retires the oldest
     bool booted = false;
-    bool retiring = false;   // sent TERM
-    bool aborted = false;    // sent ABRT for a timeout
-    int64_t kill_at_ms = 0;  // SIGKILL if still alive then (0: no deadline)
+    bool retiring = false;                      // sent TERM
+    bool aborted = false;                       // sent ABRT for a timeout
+    ExitCause retire_cause = ExitCause::kStop;  // why it was sent TERM
+    int64_t kill_at_ms = 0;                     // SIGKILL if still alive then (0: no deadline)
   };
 
   // Signals.
@@ -69,7 +88,8 @@ class Arbiter {
   // The pool (arbiter_workers.cpp).
   void spawn_worker();
   void manage_workers();
-  void retire(pid_t pid, WorkerRecord& w);
+  void retire(pid_t pid, WorkerRecord& w, ExitCause why);
+  static ExitCause exit_cause(const WorkerRecord& w, int status, bool recycled);
   void reap_workers();
   void worker_exited(pid_t pid, const WorkerRecord& w, int status);
   void check_booted();
@@ -89,11 +109,29 @@ class Arbiter {
   static void on_old_master_exit(evutil_socket_t fd, short, void* self);
   static void on_upgrade_pipe(evutil_socket_t fd, short, void* self);
 
+  // Metrics and health (arbiter_metrics.cpp).
+  void start_metrics();
+  bool taking_traffic() const;
+  metrics::Reply answer(std::string_view method, std::string_view path);
+  metrics::Snapshot snapshot() const;
+
+  // The control socket (arbiter_control.cpp).
+  struct Waiter {
+    control::ControlServer::Ticket ticket;
+    bool json = false;
+  };
+  void start_control();
+  void command(const control::Command& c, control::ControlServer::Ticket t);
+  static void answer_waiters(std::vector<Waiter>& waiters, bool ok, const std::string& what);
+  std::string status_text() const;
+  std::string status_json() const;
+
   // Lifecycle.
   void stop(bool graceful);
   void halt(int exit_code, const std::string& reason);
   void abort_reload(const std::string& reason);
   bool rebind(const config::Settings& next);
+  bool reload_tls(const config::Settings& next);
   void finish_rebind();
   void undo_rebind();
   static const net::Listener* find_listener(const std::vector<net::Listener>& in,
@@ -114,6 +152,10 @@ class Arbiter {
   std::vector<net::Listener> listeners_;
   std::vector<net::Listener> previous_listeners_;  // kept while a reload that rebinds may fail
   std::unique_ptr<app::App> preloaded_;
+  std::unique_ptr<tls::TicketKeys> ticket_keys_;
+  std::shared_ptr<tls::Context> tls_;           // this generation's; workers fork with it
+  std::shared_ptr<tls::Context> previous_tls_;  // kept while a reload may fail
+  bool tls_swapped_ = false;
   Scoreboard scoreboard_;
   systemd::Notifier notifier_;
   std::unique_ptr<Pidfile> pidfile_;
@@ -121,9 +163,12 @@ class Arbiter {
   int wanted_ = 1;
   uint64_t generation_ = 1;
   uint64_t next_age_ = 0;
-  uint64_t served_before_ = 0;  // requests served by workers already reaped
-  bool ready_ = false;          // the first generation booted, READY=1 sent
-  bool reloading_ = false;      // a HUP generation is booting
+  uint64_t served_before_ = 0;        // requests served by workers already reaped
+  uint64_t exits_[kExitCauses] = {};  // workers reaped, by cause
+  uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
+  uint64_t upgrades_ok_ = 0, upgrades_failed_ = 0;
+  bool ready_ = false;      // the first generation booted, READY=1 sent
+  bool reloading_ = false;  // a HUP generation is booting
   bool stopping_ = false;
   int64_t stop_deadline_ms_ = 0;
   int exit_code_ = 0;
@@ -138,6 +183,15 @@ class Arbiter {
   UniqueFd takeover_pipe_;     // set in a new master until it reports ready
   pid_t old_master_ = 0;       // in a new master: the old one, while it lives
   UniqueFd old_master_pidfd_;  // readable when the old master exits
+  std::optional<net::Listener> metrics_listener_;  // until run() serves it
+  std::unique_ptr<metrics::HttpEndpoint> metrics_;
+  double start_time_ = 0;  // Unix time
+  std::unique_ptr<control::ControlServer> control_;
+  std::vector<Waiter> reload_waiters_;  // ctl reload: answered when the reload is decided
+  std::vector<Waiter>
+      upgrade_waiters_;  // ctl upgrade: answered when the new master serves or fails
+  std::string last_reload_error_;
+  std::string last_upgrade_error_;
   UniqueFd boot_read_;
   UniqueFd boot_write_;
   event_base* base_ = nullptr;

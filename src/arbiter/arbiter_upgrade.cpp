@@ -7,6 +7,7 @@
 // the old master keeps serving and says why.
 // New master: it serves alongside the old one, reports ready on the pipe, writes the
 // pidfile, and drops "(new)" from its title once the old master is gone.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -25,19 +26,38 @@ void Arbiter::set_title() {
 }
 
 void Arbiter::handle_usr2() {
-  if (stopping_) return;
+  if (stopping_) {
+    last_upgrade_error_ = "the server is stopping";
+    return;
+  }
   if (upgrade_) {
-    spdlog::warn("Refusing USR2: an upgrade to pid {} is already under way", upgrade_->pid());
+    last_upgrade_error_ = fmt::format("an upgrade to pid {} is already under way", upgrade_->pid());
+    spdlog::warn("Refusing USR2: {}", last_upgrade_error_);
     return;
   }
   if (old_master_ != 0) {
-    spdlog::warn("Refusing USR2: the previous master (pid {}) has not exited yet", old_master_);
+    last_upgrade_error_ =
+        fmt::format("the previous master (pid {}) has not exited yet", old_master_);
+    spdlog::warn("Refusing USR2: {}", last_upgrade_error_);
     return;
   }
   std::string error;
-  upgrade_ = Upgrade::start(invocation_, listeners_, &error);
+  // The new master gets copies of our sockets, the metrics one under its own name.
+  std::vector<net::Listener> handed;
+  for (const net::Listener& l : listeners_) {
+    handed.push_back(
+        {UniqueFd(fcntl(l.fd.get(), F_DUPFD_CLOEXEC, 0)), l.name, l.url, "", l.is_unix});
+  }
+  if (metrics_ && metrics_->listener().fd) {
+    const net::Listener& m = metrics_->listener();
+    handed.push_back(
+        {UniqueFd(fcntl(m.fd.get(), F_DUPFD_CLOEXEC, 0)), kMetricsFdName, m.url, "", m.is_unix});
+  }
+  upgrade_ = Upgrade::start(invocation_, handed, &error);
   if (!upgrade_) {
     spdlog::error("Upgrade failed: {}", error);
+    last_upgrade_error_ = error;
+    ++upgrades_failed_;
     return;
   }
   spdlog::info("Upgrading: started new master {} (pid {})", invocation_.exe_path, upgrade_->pid());
@@ -70,7 +90,10 @@ void Arbiter::on_upgrade_pipe(evutil_socket_t fd, short, void* self) {
 void Arbiter::upgrade_ready() {
   event_del(upgrade_ev_);
   upgrade_ready_ = true;
+  ++upgrades_ok_;
   spdlog::info("New master (pid {}) is serving", upgrade_->pid());
+  answer_waiters(upgrade_waiters_, true,
+                 fmt::format("upgraded: new master (pid {}) serving", upgrade_->pid()));
   if (settings_.upgrade_manual) {
     spdlog::info(
         "Manual upgrade: send WINCH to stop these workers, then TERM to this master; "
@@ -84,6 +107,7 @@ void Arbiter::upgrade_ready() {
 // The new master becomes the service: systemd learns its pid before we go.
 void Arbiter::hand_over() {
   handed_over_ = true;
+  if (metrics_) metrics_->stop_listening();  // the new master answers health checks now
   notifier_.main_pid(upgrade_->pid());
   spdlog::info("Handing over to the new master (pid {}); old master draining", upgrade_->pid());
 }
@@ -94,7 +118,10 @@ void Arbiter::upgrade_failed(const std::string& reason) {
     spdlog::error("New master (pid {}) is gone after taking over: {}", pid, reason);
   } else {
     spdlog::error("Upgrade failed: {}; the old master keeps serving", reason);
+    if (!upgrade_ready_) ++upgrades_failed_;  // a ready one was counted as done
   }
+  answer_waiters(upgrade_waiters_, false,
+                 "upgrade failed: " + reason + "; the old master keeps serving");
   if (upgrade_ev_) {
     event_free(upgrade_ev_);
     upgrade_ev_ = nullptr;
@@ -155,6 +182,7 @@ void Arbiter::new_master_ready() {
       spdlog::error("{}", error);
     }
   }
+  start_control();  // the old master's socket path becomes ours now that we serve
   // Our READY=1 counts once the old master has passed MAINPID to us; until then systemd
   // ignores it, and the tick repeats it when the old master is gone.
   notifier_.ready(status_line());

@@ -45,6 +45,8 @@ void Arbiter::spawn_worker() {
     event_reinit(base_);
     for (event* e : events_) event_free(e);
     events_.clear();
+    metrics_.reset();  // its sockets are the master's
+    control_.reset();
     event_base_free(base_);
     base_ = nullptr;
     boot_read_.reset();
@@ -61,10 +63,15 @@ void Arbiter::spawn_worker() {
     std::string name = settings_.proc_name.empty() ? settings_.app : settings_.proc_name;
     proctitle::set(fmt::format("cppicorn: worker [{}]", name));
     std::vector<int> fds;
-    for (const net::Listener& l : listeners_) fds.push_back(l.fd.get());
+    std::vector<int> tls_fds;
+    for (const net::Listener& l : listeners_) {
+      fds.push_back(l.fd.get());
+      if (l.tls) tls_fds.push_back(l.fd.get());
+    }
     int code;
     {
       worker::Worker w(settings_, fds, scoreboard_[slot], std::move(preloaded_), boot_write_.get());
+      if (tls_) w.use_tls(tls_->get(), std::move(tls_fds));
       code = w.run();
     }
     log::flush();
@@ -105,12 +112,12 @@ void Arbiter::manage_workers() {
         oldest = it;
       }
     }
-    retire(oldest->first, oldest->second);
+    retire(oldest->first, oldest->second, ExitCause::kStop);
     --live;
   }
   if (booted < wanted_) return;
   for (auto& [pid, w] : workers_) {
-    if (w.generation < generation_ && !w.retiring) retire(pid, w);
+    if (w.generation < generation_ && !w.retiring) retire(pid, w, ExitCause::kReload);
   }
   if (!ready_) {
     ready_ = true;
@@ -122,16 +129,23 @@ void Arbiter::manage_workers() {
   } else if (reloading_) {
     reloading_ = false;
     previous_settings_.reset();
+    previous_tls_.reset();
+    tls_swapped_ = false;
     finish_rebind();
     last_reload_ = fmt::format("last reload: generation {} with {} workers", generation_, wanted_);
+    ++reloads_ok_;
     spdlog::info("Reloaded: {} new workers serving", wanted_);
+    answer_waiters(
+        reload_waiters_, true,
+        fmt::format("reloaded: generation {} with {} workers serving", generation_, wanted_));
     notifier_.ready(status_line());
   }
   update_status(false);
 }
 
-void Arbiter::retire(pid_t pid, WorkerRecord& w) {
+void Arbiter::retire(pid_t pid, WorkerRecord& w, ExitCause why) {
   w.retiring = true;
+  w.retire_cause = why;
   w.kill_at_ms = monotonic_ms() + static_cast<int64_t>(settings_.graceful_timeout * 1000);
   kill(pid, SIGTERM);
 }
@@ -173,6 +187,7 @@ void Arbiter::reap_workers() {
 void Arbiter::worker_exited(pid_t pid, const WorkerRecord& w, int status) {
   ScoreboardSlot& slot = scoreboard_[w.slot];
   served_before_ += slot.requests.load();
+  ++exits_[static_cast<int>(exit_cause(w, status, slot.max_requests_reached.load()))];
   scoreboard_.release(w.slot);
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
@@ -203,15 +218,33 @@ void Arbiter::worker_exited(pid_t pid, const WorkerRecord& w, int status) {
   if (code != 0) spdlog::error("Worker (pid:{}) exited with code {}", pid, code);
 }
 
+// Why a worker left, for cppicorn_worker_exits_total: what we asked of it, else what it did.
+ExitCause Arbiter::exit_cause(const WorkerRecord& w, int status, bool recycled) {
+  const bool code_exit = WIFEXITED(status);
+  const int code = code_exit ? WEXITSTATUS(status) : 0;
+  if (code_exit && (code == worker::kExitBootError || code == worker::kExitAppLoadError))
+    return ExitCause::kBootError;
+  if (w.aborted) return ExitCause::kTimeout;
+  if (w.retiring) return w.retire_cause;
+  if (code_exit && code == 0 && recycled) return ExitCause::kMaxRequests;
+  return ExitCause::kCrash;
+}
+
 // A reload whose workers cannot boot is undone: the old generation keeps serving.
 void Arbiter::abort_reload(const std::string& reason) {
   spdlog::error("Reload failed ({}); keeping the previous workers and configuration", reason);
   for (auto& [pid, w] : workers_) {
-    if (w.generation == generation_ && !w.retiring) retire(pid, w);
+    if (w.generation == generation_ && !w.retiring) retire(pid, w, ExitCause::kReload);
   }
+  ++reloads_failed_;
   if (previous_settings_) settings_ = *previous_settings_;
   previous_settings_.reset();
   undo_rebind();
+  if (tls_swapped_) {  // the previous generation's certificate serves again
+    tls_ = std::move(previous_tls_);
+    tls_swapped_ = false;
+    net::resolve_tls(listeners_, !settings_.certfile.empty(), settings_.proxy_protocol != "off");
+  }
   // The previous generation serves on as the current one, under a fresh number, so no
   // straggler of the aborted generation can ever be taken for it.
   const uint64_t aborted = generation_++;
@@ -221,6 +254,8 @@ void Arbiter::abort_reload(const std::string& reason) {
   wanted_ = settings_.workers;
   reloading_ = false;
   last_reload_ = "last reload failed: " + reason;
+  answer_waiters(reload_waiters_, false,
+                 "reload failed: " + reason + "; the previous workers keep serving");
   notifier_.ready(status_line());
 }
 
@@ -257,7 +292,10 @@ void Arbiter::murder_workers() {
 
 void Arbiter::kill_all(int sig) {
   for (auto& [pid, w] : workers_) {
-    if (sig == SIGTERM) w.retiring = true;
+    if (sig == SIGTERM && !w.retiring) {
+      w.retiring = true;
+      w.retire_cause = ExitCause::kStop;
+    }
     kill(pid, sig);
   }
 }

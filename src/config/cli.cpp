@@ -34,6 +34,7 @@ std::vector<std::string> long_flags() {
   };
   for (const Setting& s : settings_table()) add(s.flags);
   for (const Action& a : kActions) add(a.flags);
+  for (const Foreign& f : foreign_table()) add(f.flags);
   return out;
 }
 
@@ -50,6 +51,31 @@ std::string leftover_error(const std::vector<std::string>& rest) {
     return msg;
   }
   return "unexpected argument '" + arg + "' (only one APP may be given)";
+}
+
+// Flags with an optional value (flag_value): "--proxy-protocol v2" and "--proxy-protocol=v2"
+// become "--proxy-protocol=v2", and "--proxy-protocol" alone "--proxy-protocol=auto", so that
+// CLI11 sees an ordinary option and a following APP is never taken as the value.
+std::vector<std::string> with_flag_values(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const Setting* s = nullptr;
+    for (const Setting& row : settings_table()) {
+      if (!row.flag_value.empty() && !row.flags.empty() && primary_flag(row) == args[i]) s = &row;
+    }
+    if (s == nullptr) {
+      out.push_back(args[i]);
+      continue;
+    }
+    std::string next = i + 1 < args.size() ? args[i + 1] : std::string();
+    if (!next.empty() && next[0] != '-' && s->check != nullptr && s->check(next).empty()) {
+      out.push_back(args[i] + "=" + next);
+      ++i;
+    } else {
+      out.push_back(args[i] + "=" + std::string(s->flag_value));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -77,9 +103,18 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
                          : take_all(app.add_option(names));
     options.emplace_back(&s, o);
   }
+  std::vector<std::pair<const Foreign*, CLI::Option*>> foreign;
+  for (const Foreign& f : foreign_table()) {
+    if (f.flags.empty()) continue;
+    std::string names(f.flags);
+    foreign.emplace_back(
+        &f, f.value ? take_all(app.add_option(names))
+                    : app.add_flag(names)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll));
+  }
 
+  std::vector<std::string> words = with_flag_values(args);
   std::vector<const char*> argv{"cppicorn"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
+  for (const std::string& a : words) argv.push_back(a.c_str());
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::ArgumentMismatch& e) {
@@ -101,7 +136,17 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   out.check_config = check->count() > 0;
   out.config_files = config->results();
   for (auto& [setting, option] : options) {
-    if (option->count() > 0) out.values.emplace_back(setting, option->results());
+    if (option->count() == 0) continue;
+    // A negated flag (--no-sendfile) sets its bool to false however often it is given.
+    out.values.emplace_back(
+        setting, setting->negated ? std::vector<std::string>{"false"} : option->results());
+  }
+  for (auto& [f, option] : foreign) {
+    if (option->count() == 0) continue;
+    // The long flag, for the message ("--daemon" even when -D was given).
+    std::string name = option->get_lnames().empty() ? "-" + option->get_snames().front()
+                                                    : "--" + option->get_lnames().front();
+    out.foreign.push_back({f, name, f->value ? option->results().back() : std::string("true")});
   }
   return out;
 }

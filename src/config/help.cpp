@@ -123,6 +123,22 @@ std::string help_text() {
       help_entry(out, left, doc);
     }
   }
+  // One line for the rest of gunicorn's: the man page and the messages say the rest.
+  out +=
+      "\ngunicorn settings without an equivalent (accepted with a warning, or refused with\n"
+      "what to use instead; see cppicorn-gunicorn(7)):\n ";
+  size_t column = 1;
+  for (const Foreign& f : foreign_table()) {
+    std::string name =
+        f.flags.empty() ? std::string(f.name) : std::string(f.flags.substr(f.flags.rfind(',') + 1));
+    if (column + name.size() + 1 > 79) {
+      out += "\n ";
+      column = 1;
+    }
+    out += " " + name;
+    column += name.size() + 1;
+  }
+  out += "\n";
   return out;
 }
 
@@ -153,6 +169,16 @@ std::string settings_roff() {
       out += fmt::format("YAML key \\fB\\%{}\\fR ({}); default: {}.\n", roff(s.name),
                          roff(type_name(s)), roff(default_text(s)));
     }
+  }
+  out +=
+      ".SS gunicorn settings without an equivalent\n"
+      "Known by their gunicorn names (as YAML keys too) and flags, so that a gunicorn "
+      "command line is never refused as unknown; each answers with its reason. Refused "
+      "ones stop the server, the others are logged as a warning.\n";
+  for (const Foreign& f : foreign_table()) {
+    out += fmt::format(".TP\n\\fB\\%{}\\fR{}\n{}{}\n", roff(f.name),
+                       f.flags.empty() ? "" : " (" + roff(f.flags) + ")",
+                       f.refused ? "Refused: " : "Warns: ", roff(f.message));
   }
   return out;
 }

@@ -22,7 +22,15 @@ constexpr int kExitUsage = 2;
 
 // Applies one parsed command line; every value of a setting given there replaces the earlier
 // source's (a repeated -b builds one list, which then replaces the file's list as a whole).
-std::string apply(const CommandLine& cl, Settings& s) {
+std::string apply(const CommandLine& cl, Settings& s, std::vector<std::string>& warnings) {
+  for (const CommandLine::ForeignUse& use : cl.foreign) {
+    std::string warning;
+    if (std::string err = foreign_outcome(*use.setting, use.flag, use.value, &warning);
+        !err.empty()) {
+      return err;
+    }
+    if (!warning.empty()) warnings.push_back(std::move(warning));
+  }
   for (const auto& [setting, values] : cl.values) {
     std::string err = is_list(*setting) && setting->list == ListStyle::kRepeat
                           ? assign_list(*setting, values, s)
@@ -99,17 +107,17 @@ LoadResult load_or_throw(int argc, const char* const* argv,
   if (!files.empty()) {
     std::filesystem::path path = files.back();
     if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
-    if (std::string err = read_yaml_file(path.string(), r.settings); !err.empty()) {
+    if (std::string err = read_yaml_file(path.string(), r.settings, &r.warnings); !err.empty()) {
       return fail(err);
     }
     std::error_code ec;
     std::filesystem::path absolute = std::filesystem::absolute(path, ec);
     r.settings.config_file = ec ? path.string() : absolute.lexically_normal().string();
   }
-  if (std::string err = apply(from_env, r.settings); !err.empty()) {
+  if (std::string err = apply(from_env, r.settings, r.warnings); !err.empty()) {
     return fail("CPPICORN_CMD_ARGS: " + err);
   }
-  if (std::string err = apply(cli, r.settings); !err.empty()) return fail(err);
+  if (std::string err = apply(cli, r.settings, r.warnings); !err.empty()) return fail(err);
 
   // Printing needs no APP, so a config can be generated before the app exists.
   if (cli.print_config) return finish(print_config(r.settings));
@@ -141,6 +149,13 @@ LoadResult load(int argc, const char* const* argv, const std::map<std::string, s
 
 LoadResult load(int argc, const char* const* argv, const std::map<std::string, std::string>& env) {
   return load(argc, argv, env, "");
+}
+
+void export_raw_env(const Settings& s) {
+  for (const std::string& kv : s.raw_env) {  // check_env made sure of the '='
+    size_t eq = kv.find('=');
+    setenv(kv.substr(0, eq).c_str(), kv.c_str() + eq + 1, 1);
+  }
 }
 
 std::map<std::string, std::string> environment() {

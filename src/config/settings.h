@@ -44,26 +44,52 @@ struct Settings {
   HeaderUnderscores header_underscores = HeaderUnderscores::kDrop;
   std::string server_header = "cppicorn";  // empty: no Server header
   std::vector<std::string> forwarded_allow_ips = {"127.0.0.1", "::1"};
-  bool proxy_protocol = false;
+  std::string proxy_protocol = "off";  // off, v1, v2 or auto (either version)
   std::vector<std::string> proxy_allow_ips = {"127.0.0.1", "::1"};
+  // gunicorn's parser leniencies (all off, as in gunicorn).
+  bool strip_header_spaces = false;
+  bool permit_obsolete_folding = false;
+  bool permit_unconventional_http_method = false;
+  bool permit_unconventional_http_version = false;
+  bool casefold_http_method = false;
   // Application.
   std::string app;       // module:symbol (positional argument)
   std::string chdir;     // change to this directory before loading the app
   std::string app_path;  // extra directory searched for module.so
   bool preload = false;
+  // TLS (gunicorn's names where it has one).
+  std::string certfile;            // empty: no TLS
+  std::string keyfile;             // empty: the key is in certfile
+  std::string ca_certs;            // CAs that sign client certificates
+  std::string cert_reqs = "none";  // none, optional, required
+  std::string ciphers;             // TLS 1.2 cipher list; empty: OpenSSL's default
+  std::string ciphersuites;        // TLS 1.3 suites; empty: OpenSSL's default
+  std::string tls_min_version = "1.2";
+  bool suppress_ragged_eofs = true;  // a close without close_notify is a plain EOF
+  double tls_handshake_timeout = 10;
+  std::vector<std::string> raw_env;     // KEY=VALUE, set in the master before loading
+  std::vector<std::string> pythonpath;  // put first on sys.path (Python apps)
+  std::string root_path;                // SCRIPT_NAME of WSGI apps; empty: $SCRIPT_NAME
   // Server mechanics.
   std::string pidfile;
   std::string user;
   std::string group;
   int umask = 0;
-  std::string proc_name;  // default: the app name
+  bool initgroups = false;  // with user: all its supplementary groups
+  bool sendfile = true;     // false: file bodies are read and written
+  std::string proc_name;    // default: the app name
   bool upgrade_manual = false;
   double upgrade_timeout = 60;
   // Logging.
   std::string log_level = "info";
   std::string error_logfile = "-";
-  std::string access_logfile;  // empty: off; "-": stdout
+  bool capture_output = false;  // stdout/stderr into the error log file
+  std::string access_logfile;   // empty: off; "-": stdout
   std::string access_log_format = R"(%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s")";
+  // Metrics and control.
+  std::string metrics_bind;    // empty: no metrics listener
+  std::string control_socket;  // empty: $RUNTIME_DIRECTORY/ctl under systemd; "none": off
+  std::string control_group;   // may read status
   // Where the values came from.
   std::string config_file;  // -c/--config
 };
@@ -88,6 +114,10 @@ LoadResult load(int argc, const char* const* argv, const std::map<std::string, s
 // directory it started in). settings.config_file is always absolute.
 LoadResult load(int argc, const char* const* argv, const std::map<std::string, std::string>& env,
                 const std::string& base_dir);
+
+// -e/--env: sets each KEY=VALUE of raw_env in this process's environment (the master, before
+// loading the app or forking a generation, so that workers inherit it).
+void export_raw_env(const Settings& s);
 
 // The current environment as a map (for load()).
 std::map<std::string, std::string> environment();

@@ -31,6 +31,13 @@ struct CommandLine {
   std::vector<std::string> config_files;  // every -c given (the last one counts)
   // Each setting given, in table order, with all its values in order of appearance.
   std::vector<std::pair<const Setting*, std::vector<std::string>>> values;
+  // gunicorn settings without an equivalent that were given: the flag as written, the value.
+  struct ForeignUse {
+    const Foreign* setting;
+    std::string flag;
+    std::string value;
+  };
+  std::vector<ForeignUse> foreign;
   std::string error;  // "unknown option '--wokers' (did you mean '--workers'?)"
 };
 
@@ -41,8 +48,10 @@ CommandLine parse_command_line(const std::vector<std::string>& args);
 // argv. Returns "" or an error such as "unterminated double quote".
 std::string split_shell(std::string_view text, std::vector<std::string>& words);
 
-// Applies the YAML file at `path` on top of `out`. Returns "" or "FILE:LINE: message".
-std::string read_yaml_file(const std::string& path, Settings& out);
+// Applies the YAML file at `path` on top of `out`. Returns "" or "FILE:LINE: message";
+// gunicorn keys without an equivalent add "FILE:LINE: key: message" to *warnings.
+std::string read_yaml_file(const std::string& path, Settings& out,
+                           std::vector<std::string>* warnings);
 
 // --help text, generated from the table, grouped by section.
 std::string help_text();

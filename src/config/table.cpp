@@ -14,11 +14,15 @@ constexpr std::string_view kWorkers = "Worker Processes";
 constexpr std::string_view kSecurity = "Security";
 constexpr std::string_view kMechanics = "Server Mechanics";
 constexpr std::string_view kLogging = "Logging";
+constexpr std::string_view kTls = "TLS";
+constexpr std::string_view kObservability = "Metrics and Control";
 
-// An application reference is MODULE:SYMBOL; whitespace can only be a quoting mistake.
+// An application reference is MODULE:SYMBOL; whitespace can only be a quoting mistake, except
+// among a factory's arguments ('app:create_app(a=1, b="x y")').
 std::string check_app(std::string& v) {
   if (v.empty()) return "";  // unset: load() reports a missing APP once all sources are read
-  if (std::any_of(v.begin(), v.end(), [](unsigned char c) { return std::isspace(c); })) {
+  auto name_end = v.begin() + static_cast<std::ptrdiff_t>(std::min(v.find('('), v.size()));
+  if (std::any_of(v.begin(), name_end, [](unsigned char c) { return std::isspace(c); })) {
     return "invalid application '" + v + "' (expected MODULE:SYMBOL)";
   }
   return "";
@@ -32,8 +36,11 @@ const Setting kTable[] = {
      .section = kApplication,
      .meta = "APP",
      .doc = "The application to serve, as MODULE:SYMBOL. A native application is MODULE.so, "
-            "found in the --app-path directory or else the --chdir directory, exporting SYMBOL. "
-            "Given as the positional argument on the command line, or as the app key in the "
+            "found in the --app-path directory or else the --chdir directory, exporting SYMBOL "
+            "(app when only MODULE is given). Otherwise MODULE.py is a WSGI application: SYMBOL "
+            "is its callable (application when only MODULE is given, as for gunicorn), or a "
+            "factory called with literal arguments ('app:create_app(greeting=\"hi\")'). Given as "
+            "the positional argument on the command line, or as the app key in the "
             "file.",
      .check = check_app},
     {.name = "chdir",
@@ -59,6 +66,29 @@ const Setting kTable[] = {
      .doc = "Load the application in the master before forking the workers. Workers start "
             "faster and share the loaded code copy-on-write, but a reload (HUP) cannot pick "
             "up new application code; use USR2 for that."},
+    {.name = "raw_env",
+     .flags = "-e,--env",
+     .field = &Settings::raw_env,
+     .section = kApplication,
+     .meta = "KEY=VALUE",
+     .doc = "Set an environment variable for the application (repeatable), in the master "
+            "before the app is loaded, so workers inherit it.",
+     .check = check_env},
+    {.name = "pythonpath",
+     .flags = "--pythonpath",
+     .field = &Settings::pythonpath,
+     .section = kApplication,
+     .meta = "DIRS",
+     .doc = "Comma-separated directories put first on sys.path of a Python application.",
+     .list = ListStyle::kComma},
+    {.name = "root_path",
+     .flags = "--root-path",
+     .field = &Settings::root_path,
+     .section = kApplication,
+     .meta = "PATH",
+     .doc = "The path the application is mounted at behind a proxy: SCRIPT_NAME of a WSGI "
+            "app, cut off the front of PATH_INFO when a request path starts with it. "
+            "Without it, the SCRIPT_NAME environment variable counts, as for gunicorn."},
 
     // Server socket.
     {.name = "bind",
@@ -68,7 +98,8 @@ const Setting kTable[] = {
      .meta = "ADDRESS",
      .doc = "A socket to listen on; repeat the flag (or give a YAML list) for several. ADDRESS "
             "is HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N (an inherited descriptor) or "
-            "fd://NAME (a systemd socket by its FileDescriptorName=). gunicorn's forms "
+            "fd://NAME (a systemd socket by its FileDescriptorName=), optionally prefixed with "
+            "https:// (a TLS listener, see certfile) or http:// (plain). gunicorn's forms "
             "tcp://HOST:PORT, unix://PATH, :PORT and HOST (port 8000) are accepted and "
             "normalised. A list from a later source replaces the earlier one.",
      .check = check_bind,
@@ -247,6 +278,35 @@ const Setting kTable[] = {
      .doc = "Accept a bare LF (without CR) as the line end in request heads. Off by "
             "default because lenient line ends enable request smuggling behind proxies "
             "that disagree."},
+    {.name = "strip_header_spaces",
+     .flags = "--strip-header-spaces",
+     .field = &Settings::strip_header_spaces,
+     .section = kSecurity,
+     .doc = "Accept whitespace between a header name and its colon (stripped) instead of "
+            "answering 400. Dangerous behind a proxy that reads the name differently."},
+    {.name = "permit_obsolete_folding",
+     .flags = "--permit-obsolete-folding",
+     .field = &Settings::permit_obsolete_folding,
+     .section = kSecurity,
+     .doc = "Accept obsolete line folding (a field line starting with whitespace continues "
+            "the previous field's value) instead of answering 400."},
+    {.name = "permit_unconventional_http_method",
+     .flags = "--permit-unconventional-http-method",
+     .field = &Settings::permit_unconventional_http_method,
+     .section = kSecurity,
+     .doc = "Accept any token as a method. By default, as gunicorn, a method must be 3 to 20 "
+            "characters without lower case letters or '#', or the request gets 400."},
+    {.name = "permit_unconventional_http_version",
+     .flags = "--permit-unconventional-http-version",
+     .field = &Settings::permit_unconventional_http_version,
+     .section = kSecurity,
+     .doc = "Answer requests claiming HTTP/1.2 to 1.9 as HTTP/1.1 instead of with 505."},
+    {.name = "casefold_http_method",
+     .flags = "--casefold-http-method",
+     .field = &Settings::casefold_http_method,
+     .section = kSecurity,
+     .doc = "Upper-case the method before the app sees it (with "
+            "--permit-unconventional-http-method, \"get\" becomes GET)."},
     {.name = "header_map",
      .flags = "--header-map",
      .field = &Settings::header_underscores,
@@ -269,8 +329,13 @@ const Setting kTable[] = {
      .flags = "--proxy-protocol",
      .field = &Settings::proxy_protocol,
      .section = kSecurity,
-     .doc = "Expect a PROXY protocol header (v1 or v2) at the start of each connection "
-            "from the addresses in proxy_allow_ips, and use the client address it carries."},
+     .meta = "[MODE]",
+     .doc = "Expect a PROXY protocol header at the start of each connection from the "
+            "addresses in proxy_allow_ips, and use the client address it carries. MODE is "
+            "gunicorn's: off (or false), v1, v2, or auto (or true: either version); the flag "
+            "alone means auto.",
+     .check = check_proxy_protocol,
+     .flag_value = "auto"},
     {.name = "proxy_allow_ips",
      .flags = "--proxy-allow-from",
      .field = &Settings::proxy_allow_ips,
@@ -280,6 +345,80 @@ const Setting kTable[] = {
             "header; '*' allows every peer.",
      .check = check_ip_or_network,
      .list = ListStyle::kComma},
+
+    // TLS.
+    {.name = "certfile",
+     .flags = "--certfile",
+     .field = &Settings::certfile,
+     .section = kTls,
+     .meta = "FILE",
+     .doc = "The server certificate (PEM, followed by its chain). Setting it turns TLS on: "
+            "for every listener, as in gunicorn, unless some bind says https:// (then only "
+            "those, the systemd socket named https, are TLS and the rest stay plain). A "
+            "bare file name is read from $CREDENTIALS_DIRECTORY when systemd's "
+            "LoadCredential= put it there. Read by the master before workers drop "
+            "privileges, and again on HUP.",
+     .default_doc = "none (no TLS)"},
+    {.name = "keyfile",
+     .flags = "--keyfile",
+     .field = &Settings::keyfile,
+     .section = kTls,
+     .meta = "FILE",
+     .doc = "The private key (PEM) of certfile; looked up like certfile.",
+     .default_doc = "the key in certfile"},
+    {.name = "ca_certs",
+     .flags = "--ca-certs",
+     .field = &Settings::ca_certs,
+     .section = kTls,
+     .meta = "FILE",
+     .doc = "Certificates (PEM) of the CAs that sign client certificates, for cert_reqs.",
+     .default_doc = "none"},
+    {.name = "cert_reqs",
+     .flags = "--cert-reqs",
+     .field = &Settings::cert_reqs,
+     .section = kTls,
+     .meta = "MODE",
+     .doc = "Client certificates: none (not asked for), optional (verified against "
+            "ca_certs when sent) or required (a client without a valid one is refused in the "
+            "handshake). gunicorn's 0, 1 and 2 are accepted.",
+     .check = check_cert_reqs},
+    {.name = "ciphers",
+     .flags = "--ciphers",
+     .field = &Settings::ciphers,
+     .section = kTls,
+     .meta = "LIST",
+     .doc = "The TLS 1.2 cipher list, in OpenSSL's syntax (e.g. ECDHE+AESGCM:ECDHE+CHACHA20).",
+     .default_doc = "OpenSSL's default"},
+    {.name = "ciphersuites",
+     .flags = "--ciphersuites",
+     .field = &Settings::ciphersuites,
+     .section = kTls,
+     .meta = "LIST",
+     .doc = "The TLS 1.3 cipher suites, colon-separated (e.g. "
+            "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256).",
+     .default_doc = "OpenSSL's default"},
+    {.name = "tls_min_version",
+     .flags = "--tls-min-version",
+     .field = &Settings::tls_min_version,
+     .section = kTls,
+     .meta = "VERSION",
+     .doc = "The oldest TLS version accepted: 1.2 or 1.3.",
+     .check = check_tls_version},
+    {.name = "suppress_ragged_eofs",
+     .flags = "--suppress-ragged-eofs",
+     .field = &Settings::suppress_ragged_eofs,
+     .section = kTls,
+     .doc = "Treat a client that closes without a TLS close_notify as a plain end of "
+            "stream. When false such a close is logged (debug) as a truncation."},
+    {.name = "tls_handshake_timeout",
+     .flags = "--tls-handshake-timeout",
+     .field = &Settings::tls_handshake_timeout,
+     .section = kTls,
+     .meta = "SECONDS",
+     .doc = "Seconds a client has to complete the TLS handshake; the connection is closed "
+            "after it. Handshakes run in the worker's event loop, so a stalled one holds no "
+            "worker. 0 disables the limit.",
+     .min = 0},
 
     // Server mechanics.
     {.name = "pidfile",
@@ -315,6 +454,20 @@ const Setting kTable[] = {
      .min = 0,
      .max = 0777,
      .octal = true},
+    {.name = "initgroups",
+     .flags = "--initgroups",
+     .field = &Settings::initgroups,
+     .section = kMechanics,
+     .doc = "With --user, give the workers every supplementary group the user belongs to "
+            "(initgroups). Without it they keep only --group (or the user's own group)."},
+    {.name = "sendfile",
+     .flags = "--no-sendfile",
+     .field = &Settings::sendfile,
+     .section = kMechanics,
+     .doc = "Send file bodies (wsgi.file_wrapper, a native app's send_file) with sendfile(). "
+            "--no-sendfile reads and writes them instead, for file systems where sendfile "
+            "misbehaves.",
+     .negated = true},
     {.name = "proc_name",
      .flags = "-n,--name",
      .field = &Settings::proc_name,
@@ -361,6 +514,12 @@ const Setting kTable[] = {
      .meta = "FILE",
      .doc = "Where the error log goes: a file, or '-' for standard error (under journald "
             "the lines carry priority prefixes instead of timestamps). Reopened on USR1."},
+    {.name = "capture_output",
+     .flags = "--capture-output",
+     .field = &Settings::capture_output,
+     .section = kLogging,
+     .doc = "Send what the processes write to standard output and error (an app's print(), "
+            "a library's warnings) to the error log file as well."},
     {.name = "access_logfile",
      .flags = "--access-logfile",
      .field = &Settings::access_logfile,
@@ -379,6 +538,36 @@ const Setting kTable[] = {
             "agent, %(D)s microseconds, %({name}i)s a request header, %({name}o)s a response "
             "header the app set, and the rest of "
             "gunicorn's set."},
+
+    // Metrics and control.
+    {.name = "metrics_bind",
+     .flags = "--metrics-bind",
+     .field = &Settings::metrics_bind,
+     .section = kObservability,
+     .meta = "ADDRESS",
+     .doc = "Serve Prometheus metrics (/metrics) and the health checks /health/ready (200 "
+            "while taking traffic, 503 once draining) and /health/live on this socket, from "
+            "the master: they answer even when every worker is busy or stuck. ADDRESS is as "
+            "for --bind (HOST:PORT, unix:PATH, fd://NAME); read at start, a reload keeps it. "
+            "Keep it on loopback or a private network: it needs no credentials.",
+     .check = [](std::string& v) { return v.empty() ? std::string() : check_bind(v); },
+     .default_doc = "off"},
+    {.name = "control_socket",
+     .flags = "--control-socket",
+     .field = &Settings::control_socket,
+     .section = kObservability,
+     .meta = "PATH",
+     .doc = "The unix socket `cppicorn ctl` talks to (mode 0600, or 0660 for control_group). "
+            "Root and the user the master and workers run as may use every command; "
+            "control_group members may read status. 'none' turns it off.",
+     .default_doc = "$RUNTIME_DIRECTORY/ctl when systemd runs the service, else off"},
+    {.name = "control_group",
+     .flags = "--control-group",
+     .field = &Settings::control_group,
+     .section = kObservability,
+     .meta = "GROUP",
+     .doc = "A group (name or number) whose members may run `cppicorn ctl status`.",
+     .default_doc = "none"},
 };
 
 }  // namespace

@@ -47,6 +47,10 @@ struct Setting {
   bool octal = false;         // ints: accept 0o22 / 022 (octal) as well as decimal
   ListStyle list = ListStyle::kRepeat;
   std::string_view default_doc = {};  // shown instead of the computed default when set
+  bool negated = false;               // bools: the flag sets false ("--no-sendfile" for sendfile)
+  // The value of the flag given alone; it takes a value only as --flag=V or when the next
+  // argument passes `check` (gunicorn's nargs="?": "--proxy-protocol v2" or "--proxy-protocol").
+  std::string_view flag_value = {};
 };
 
 // All rows, in help/man order (grouped by section, sections in first-appearance order).
@@ -70,10 +74,35 @@ std::string default_text(const Setting& s);
 bool is_bool(const Setting& s);
 bool is_list(const Setting& s);
 
+// A gunicorn setting with no cppicorn equivalent (gunicorn_table.cpp): known by its name and
+// flags so that it is never an "unknown option", and answered with what to do instead.
+struct Foreign {
+  std::string_view name = {};   // gunicorn's setting name (its config-file key)
+  std::string_view flags = {};  // its CLI flags ("-D,--daemon"), "" when config-file only
+  bool value = false;           // the flag takes a value
+  // A value that means "as cppicorn already does" and needs no message ("1" for --threads).
+  std::string_view ignore_value = {};
+  bool refused = false;       // stop with the message instead of warning
+  TextCheck check = nullptr;  // maps the value instead (worker_class); its error refuses
+  std::string_view message = {};
+};
+std::span<const Foreign> foreign_table();
+const Foreign* find_foreign(std::string_view name);
+// What giving `f` (as `where`: "--daemon" or "FILE:LINE: daemon") with `value` means: "" to
+// go on (then *warning may hold a message to log), else the error that stops loading.
+std::string foreign_outcome(const Foreign& f, std::string_view where, std::string value,
+                            std::string* warning);
+
 // Validators used by rows (values.cpp).
 std::string check_bind(std::string& v);
 std::string check_ip_or_network(std::string& v);
 std::string check_log_level(std::string& v);
+std::string check_cert_reqs(std::string& v);
+std::string check_tls_version(std::string& v);
+std::string check_env(std::string& v);             // KEY=VALUE
+std::string check_proxy_protocol(std::string& v);  // off/false, v1, v2, auto/true
+// gunicorn's worker class names (and uvicorn's UvicornWorker) to sync, gthread or asgi;
+// gevent, eventlet and tornado get a message naming the class to use instead.
 std::string check_worker_class(std::string& v);
 
 // The candidate closest to `word` by edit distance, or "" if none is plausibly meant.

@@ -40,12 +40,24 @@ bool valid_ipv6(std::string_view s) {
 std::string bad_address(std::string_view v, std::string_view why = {}) {
   std::string out = "invalid address '" + std::string(v) + "'";
   if (!why.empty()) return out + " (" + std::string(why) + ")";
-  return out + " (expected HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N or fd://NAME)";
+  return out +
+         " (expected [https://|http://]HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N or fd://NAME)";
 }
 
 }  // namespace
 
+// A bind may name its scheme: https://ADDRESS is a TLS listener, http://ADDRESS a plain one
+// even when certfile is set. The prefix is kept; the address after it is normalised.
 std::string check_bind(std::string& v) {
+  for (std::string_view scheme : {"https://", "http://"}) {
+    if (!v.starts_with(scheme)) continue;
+    std::string rest = v.substr(scheme.size());
+    if (rest.starts_with("https://") || rest.starts_with("http://")) return bad_address(v);
+    std::string error = check_bind(rest);
+    if (!error.empty()) return error;
+    v = std::string(scheme) + rest;
+    return "";
+  }
   const std::string original = v;
   if (v.starts_with("tcp://")) v.erase(0, 6);
   if (v.starts_with("unix://")) v.erase(5, 2);  // unix://PATH -> unix:PATH
@@ -137,23 +149,104 @@ std::string check_log_level(std::string& v) {
   return "expected debug, info, warning, error or critical, got '" + v + "'";
 }
 
-// gunicorn's names for the classes it has and cppicorn has not get a pointer to what to use.
-std::string check_worker_class(std::string& v) {
+// gunicorn's cert_reqs is ssl.CERT_NONE/OPTIONAL/REQUIRED, i.e. 0, 1 or 2: both spellings.
+std::string check_cert_reqs(std::string& v) {
   std::string l = v;
   for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (l == "sync" || l == "gthread") {
+  const char* names[] = {"none", "optional", "required"};
+  for (int i = 0; i < 3; ++i) {
+    if (l == names[i] || l == std::to_string(i)) {
+      v = names[i];
+      return "";
+    }
+  }
+  return "expected none, optional or required (or 0, 1, 2), got '" + v + "'";
+}
+
+std::string check_tls_version(std::string& v) {
+  std::string l = v;
+  for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (l.starts_with("tlsv")) l.erase(0, 4);
+  if (l.starts_with("tls")) l.erase(0, 3);
+  if (l == "1.2" || l == "1.3") {
     v = l;
     return "";
   }
-  if (l == "asgi" || l.find("uvicorn") != std::string::npos) {
-    return "worker class '" + v +
-           "' is not supported yet (ASGI comes with its own issue); use sync or gthread";
+  return "expected 1.2 or 1.3, got '" + v + "'";
+}
+
+}  // namespace cppicorn::config
+
+namespace cppicorn::config {
+
+std::string check_worker_class(std::string& v) {
+  // gunicorn's names and class paths, and the ones deployments write for uvicorn's worker
+  // (the most common FastAPI line), to the class that does the same job here.
+  static constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+      {"sync", "sync"},
+      {"gunicorn.workers.sync.SyncWorker", "sync"},
+      {"gthread", "gthread"},
+      {"gunicorn.workers.gthread.ThreadWorker", "gthread"},
+      {"asgi", "asgi"},
+      {"gunicorn.workers.gasgi.ASGIWorker", "asgi"},
+      {"uvicorn.workers.UvicornWorker", "asgi"},
+      {"uvicorn.workers.UvicornH11Worker", "asgi"},
+      {"uvicorn_worker.UvicornWorker", "asgi"},
+      {"uvicorn_worker.UvicornH11Worker", "asgi"},
+  };
+  static constexpr std::string_view kGreen[] = {"gevent",
+                                                "eventlet",
+                                                "tornado",
+                                                "gunicorn.workers.ggevent.GeventWorker",
+                                                "gunicorn.workers.geventlet.EventletWorker",
+                                                "gunicorn.workers.gtornado.TornadoWorker"};
+  for (auto [alias, name] : kAliases) {
+    if (v == alias) {
+      if (name == "asgi") {
+        return "'asgi' is not in this build yet ('" + v +
+               "' is the asgi worker, which comes with its own issue): use sync or gthread";
+      }
+      v = name;
+      return "";
+    }
   }
-  if (l == "gevent" || l == "eventlet" || l == "tornado") {
-    return "worker class '" + v +
-           "' is not supported; for many requests in flight use gthread with --threads";
+  for (std::string_view green : kGreen) {
+    if (v == green) {
+      return "'" + v +
+             "' is not available: cppicorn has no green-thread (monkey-patching) workers; use "
+             "gthread for blocking code that waits on I/O, or asgi for an async app";
+    }
   }
-  return "expected sync or gthread, got '" + v + "'";
+  return "unknown worker class '" + v + "' (expected sync, gthread or asgi)";
+}
+
+}  // namespace cppicorn::config
+
+namespace cppicorn::config {
+
+std::string check_env(std::string& v) {
+  size_t eq = v.find('=');
+  if (eq == 0 || eq == std::string::npos) {
+    return "invalid environment setting '" + v + "' (expected KEY=VALUE)";
+  }
+  return "";
+}
+
+}  // namespace cppicorn::config
+
+namespace cppicorn::config {
+
+std::string check_proxy_protocol(std::string& v) {
+  std::string lower = v;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "false" || lower == "0" || lower == "no") lower = "off";
+  if (lower == "true" || lower == "1" || lower == "yes") lower = "auto";
+  if (lower != "off" && lower != "v1" && lower != "v2" && lower != "auto") {
+    return "expected off, v1, v2 or auto, got '" + v + "'";
+  }
+  v = lower;
+  return "";
 }
 
 }  // namespace cppicorn::config

@@ -71,7 +71,8 @@ std::string apply_node(const Setting& s, const YAML::Node& value, Settings& out,
 
 }  // namespace
 
-std::string read_yaml_file(const std::string& path, Settings& out) {
+std::string read_yaml_file(const std::string& path, Settings& out,
+                           std::vector<std::string>* warnings) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return fmt::format("{}: cannot read: {}", path, std::strerror(errno));
   std::stringstream buf;
@@ -105,6 +106,16 @@ std::string read_yaml_file(const std::string& path, Settings& out) {
                            line_of(key), name, it->second);
       }
       const Setting* s = find_setting(name);
+      if (const Foreign* f = s ? nullptr : find_foreign(name); f != nullptr) {
+        std::string warning;
+        std::string where = fmt::format("{}:{}: {}", path, line_of(key), name);
+        std::string value = kv.second.IsScalar() ? kv.second.Scalar() : std::string();
+        if (std::string err = foreign_outcome(*f, where, value, &warning); !err.empty()) {
+          return err;
+        }
+        if (!warning.empty()) warnings->push_back(std::move(warning));
+        continue;
+      }
       if (s == nullptr) return fmt::format("{}:{}: {}", path, line_of(key), unknown_key(name));
       int line = kv.second.IsNull() ? line_of(key) : line_of(kv.second);
       if (std::string err = apply_node(*s, kv.second, result, line); !err.empty()) {

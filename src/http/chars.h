@@ -33,13 +33,15 @@ inline constexpr Table kFieldValue = [] {
   return t;
 }();
 
-// Bytes allowed in a request-target. RFC 3986 allows only printable ASCII; '#' (a fragment is
-// never sent) and raw non-ASCII bytes are refused so that no two servers can disagree on
-// where the path ends.
+// Bytes allowed in a request-target: printable ASCII (RFC 3986) without '#' (a fragment is
+// never sent), and raw bytes >= 0x80, which browsers and scripts do send unencoded and which
+// nginx and gunicorn accept (they reach PATH_INFO as latin-1, as PEP 3333 says). They cannot
+// end the path or split the line, so no two servers disagree on where the path ends.
 inline constexpr Table kTarget = [] {
   Table t{};
   for (int c = 0x21; c < 0x7f; ++c) t[c] = true;
   t['#'] = false;
+  for (int c = 0x80; c < 0x100; ++c) t[c] = true;
   return t;
 }();
 
@@ -88,6 +90,7 @@ inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+inline char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
 
 // ASCII case-insensitive equality; `lower_b` must already be lower case.
 inline bool iequals(std::string_view a, std::string_view lower_b) {

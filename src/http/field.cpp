@@ -10,13 +10,17 @@
 namespace cppicorn::http::detail {
 
 Error parse_field_line(const char* p, const char* end, bool permit_bare_lf, Header* out,
-                       const char** next) {
+                       const char** next, bool strip_spaces) {
   // A LF exists before `end` and no class below accepts LF, so every scan stops at it.
   // A line starting with whitespace is either obs-fold (a continuation of the previous
   // field) or whitespace between the start-line and the first field: both are rejected.
   if (chars::is_ows(*p)) return {400, "obsolete line folding"};
   const char* name = p;
   while (chars::is(chars::kToken, *p)) ++p;
+  const char* name_end = p;
+  if (strip_spaces && p != name) {
+    while (chars::is_ows(*p)) ++p;
+  }
   if (*p != ':') {
     if (*p == '\r' && p[1] != '\n') return {400, "bare CR"};
     if (chars::is_ows(*p)) return {400, "whitespace before colon"};
@@ -24,7 +28,7 @@ Error parse_field_line(const char* p, const char* end, bool permit_bare_lf, Head
     return {400, "invalid header name"};
   }
   if (p == name) return {400, "empty header name"};
-  out->name = std::string_view(name, static_cast<size_t>(p - name));
+  out->name = std::string_view(name, static_cast<size_t>(name_end - name));
   ++p;
   while (chars::is_ows(*p)) ++p;
   const char* value = p;

@@ -21,13 +21,18 @@ inline constexpr Error kOk{};
 
 // Parses one field line "name: value" starting at `p`, ending at the first LF before `end`.
 // On success fills `out` (value without OWS) and sets `*next` past the line terminator.
+// strip_spaces: whitespace between the name and the colon is skipped (gunicorn's
+// --strip-header-spaces) instead of refused. A line starting with whitespace (obs-fold) is
+// always refused here; the head parser joins it to the previous field when permitted.
 Error parse_field_line(const char* p, const char* end, bool permit_bare_lf, Header* out,
-                       const char** next);
+                       const char** next, bool strip_spaces = false);
 
 // Parses "method SP request-target SP HTTP-version" starting at `p` (LF guaranteed before
 // `end`), filling method/target/path/query/version_minor of `out`. For absolute-form,
 // `*authority` receives the target's authority (it overrides Host); otherwise it is cleared.
-Error parse_request_line(const char* p, const char* end, bool permit_bare_lf, Request& out,
+// The method is checked against gunicorn's convention unless limits.permit_unconventional_
+// method, and upper-cased in place with limits.casefold_method.
+Error parse_request_line(const char* p, const char* end, const Limits& limits, Request& out,
                          std::string_view* authority);
 
 // True for fields that must not appear in a chunked trailer section (framing, routing,

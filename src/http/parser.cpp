@@ -25,6 +25,7 @@ struct FieldFacts {
   std::string_view host;
   size_t content_lengths = 0;
   std::string_view content_length;
+  size_t content_types = 0;
   bool transfer_encoding = false;
   bool te_malformed = false;
   size_t chunked = 0;
@@ -56,6 +57,9 @@ void note_field(const Header& h, FieldFacts& f) {
           if (chars::iequals(t, "keep-alive")) f.keep_alive = true;
         });
       }
+      break;
+    case 12:
+      if (chars::iequals(h.name, "content-type")) ++f.content_types;
       break;
     case 14:
       if (chars::iequals(h.name, "content-length")) {
@@ -100,6 +104,34 @@ detail::Error parse_content_length(std::string_view v, uint64_t* out) {
   return detail::kOk;
 }
 
+// obs-fold (RFC 9112 5.2), when permitted: the line at `p` continues `prev`'s value. The
+// line break and the whitespace around it become spaces in the buffer, so the value stays
+// one contiguous view. `prev` null: the field it continues was dropped, and so is this.
+detail::Error unfold(const char* p, const char* end, Header* prev, const char** next) {
+  const char* line = p;
+  while (chars::is_ows(*p)) ++p;
+  const char* value_end = chars::skip_field_value(p, end);
+  if (*value_end != '\r' || value_end[1] != '\n') {
+    return {400, *value_end == '\r' || *value_end == '\n' ? "bare CR or LF in folded line"
+                                                          : "invalid character in header value"};
+  }
+  *next = value_end + 2;
+  if (prev == nullptr) return detail::kOk;
+  while (value_end > p && chars::is_ows(value_end[-1])) --value_end;
+  // The buffer is writable when permit_obsolete_folding is on (see RequestParser::parse).
+  for (char* c = const_cast<char*>(prev->value.data() + prev->value.size()); c < line; ++c) {
+    *c = ' ';
+  }
+  for (char* c = const_cast<char*>(line); c < p; ++c) *c = ' ';
+  if (prev->value.empty()) {
+    prev->value = std::string_view(p, static_cast<size_t>(value_end - p));
+  } else {
+    prev->value =
+        std::string_view(prev->value.data(), static_cast<size_t>(value_end - prev->value.data()));
+  }
+  return detail::kOk;
+}
+
 }  // namespace
 
 const Header* Request::find(std::string_view name) const {
@@ -138,7 +170,10 @@ ParseResult RequestParser::parse(std::string_view buf, Request& out) {
     const void* hit = pos < n ? std::memchr(b + pos, '\n', n - pos) : nullptr;
     const size_t e = hit ? static_cast<size_t>(static_cast<const char*>(hit) - b) : n;
     const bool request_line = stage_ == Stage::kRequestLine;
-    const size_t line_limit = request_line ? limits_.request_line : limits_.field_size;
+    // A field line's limit counts its CRLF, as gunicorn's limit_request_field_size does.
+    const size_t line_limit = request_line
+                                  ? limits_.request_line
+                                  : limits_.field_size - std::min<size_t>(limits_.field_size, 2);
     // Line content so far; a final CR may be (or become) the terminator, so it never counts.
     const bool cr_last = e > line_start_ && b[e - 1] == '\r';
     const size_t len = e - line_start_ - (cr_last ? 1 : 0);
@@ -175,8 +210,8 @@ ParseResult RequestParser::parse(std::string_view buf, Request& out) {
     } else if (request_line) {
       // Parsed as soon as complete, so a bad line (or an HTTP/0.9 client, which sends no
       // header section) is answered without waiting for the rest of the head.
-      if (auto err = detail::parse_request_line(b + line_start_, b + n, limits_.permit_bare_lf, out,
-                                                &authority_)) {
+      if (auto err =
+              detail::parse_request_line(b + line_start_, b + n, limits_, out, &authority_)) {
         return fail(err.status, err.reason);
       }
       line_parsed_now = true;
@@ -194,8 +229,7 @@ ParseResult RequestParser::finish(std::string_view buf, size_t consumed, bool li
   const char* end = b + buf.size();
   if (!line_parsed_now) {
     // Parsed in an earlier call whose buffer may since have moved: refresh the views.
-    if (auto err = detail::parse_request_line(b + request_line_, end, limits_.permit_bare_lf, out,
-                                              &authority_)) {
+    if (auto err = detail::parse_request_line(b + request_line_, end, limits_, out, &authority_)) {
       return fail(err.status, err.reason);
     }
   }
@@ -207,12 +241,22 @@ ParseResult RequestParser::finish(std::string_view buf, size_t consumed, bool li
   FieldFacts facts;
   const char* p = b + fields_start_;
   const char* blank = b + line_start_;
+  bool dropped = false;  // the previous field was dropped (so is its continuation)
   while (p < blank) {
+    if (limits_.permit_obsolete_folding && chars::is_ows(*p) && p != b + fields_start_) {
+      if (auto err = unfold(p, end, dropped ? nullptr : &out.headers.back(), &p)) {
+        return fail(err.status, err.reason);
+      }
+      continue;
+    }
     Header h;
-    if (auto err = detail::parse_field_line(p, end, limits_.permit_bare_lf, &h, &p)) {
+    if (auto err = detail::parse_field_line(p, end, limits_.permit_bare_lf, &h, &p,
+                                            limits_.strip_header_spaces)) {
       return fail(err.status, err.reason);
     }
-    if (limits_.underscores != Underscores::kAllow && h.name.find('_') != std::string_view::npos) {
+    dropped =
+        limits_.underscores != Underscores::kAllow && h.name.find('_') != std::string_view::npos;
+    if (dropped) {
       // Dropped: a proxy may map "X_Foo" and "X-Foo" to the same CGI variable (spoofing).
       if (limits_.underscores == Underscores::kRefuse) {
         return fail(400, "underscore in header name");
@@ -220,8 +264,9 @@ ParseResult RequestParser::finish(std::string_view buf, size_t consumed, bool li
       continue;
     }
     out.headers.push_back(h);
-    note_field(h, facts);
   }
+  // After the fields are complete: a folded value counts whole.
+  for (const Header& h : out.headers) note_field(h, facts);
 
   const bool v11 = out.version_minor == 1;
   if (facts.hosts > 1) return fail(400, "multiple Host headers");
@@ -250,6 +295,8 @@ ParseResult RequestParser::finish(std::string_view buf, size_t consumed, bool li
     }
     out.body = BodyKind::kLength;
   }
+  // Two media types for one body: which one an app or a cache believes is anyone's guess.
+  if (facts.content_types > 1) return fail(400, "multiple Content-Type headers");
   if (facts.expect_other) return fail(417, "unsupported expectation");
   // RFC 9110 10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.
   out.expect_continue = facts.expect_continue && v11;

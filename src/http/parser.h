@@ -5,6 +5,7 @@
 // more, returns a complete head, or rejects the request with the status to answer and a reason.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -23,11 +24,20 @@ enum class Underscores { kDrop, kRefuse, kAllow };
 struct Limits {
   size_t request_line = 4094;   // bytes in the request line, without CRLF (414 beyond)
   size_t fields = 100;          // header fields (431 beyond)
-  size_t field_size = 8190;     // bytes in one field line (431 beyond)
+  size_t field_size = 8190;     // bytes in one field line with its CRLF (431 beyond)
   size_t head_size = 65536;     // bytes in the whole head (431 beyond)
   uint64_t body = 0;            // bytes in the body, 0 = unlimited (413 beyond)
   bool permit_bare_lf = false;  // accept LF without CR as line end in the head
   Underscores underscores = Underscores::kDrop;
+  // gunicorn's leniencies, each off by default as in gunicorn. Those marked (rewrites)
+  // change the head in place, so the buffer given to parse() must then be writable.
+  bool strip_header_spaces = false;      // "Name : v" is "Name: v" instead of a 400
+  bool permit_obsolete_folding = false;  // obs-fold joins the previous value (rewrites)
+  // Methods outside gunicorn's convention (3 to 20 characters, no lower case, no '#') are a
+  // 400 unless permitted; any token is then a method.
+  bool permit_unconventional_method = false;
+  bool permit_unconventional_version = false;  // HTTP/1.2 to 1.9 are read as 1.1, not 505
+  bool casefold_method = false;                // "get" is GET (rewrites)
 };
 
 struct Request {
@@ -66,7 +76,8 @@ class RequestParser {
   // The buffer may move between kIncomplete calls (only offsets are kept); `out` is valid
   // only after kComplete. kComplete and kError leave the parser ready for the next request.
   // Every view in `out` points into `buf`, except `path` of an absolute-form target without
-  // a path ("http://h" or "http://h?q"), which is a static "/".
+  // a path ("http://h" or "http://h?q"), which is a static "/". With casefold_method or
+  // permit_obsolete_folding the head is rewritten in place (buf must be writable then).
   ParseResult parse(std::string_view buf, Request& out);
   // Forget progress, for the next request on the connection.
   void reset();
@@ -101,7 +112,7 @@ class ChunkedDecoder {
   explicit ChunkedDecoder(uint64_t max_body = 0, const Limits& limits = Limits{})
       : max_body_(max_body),
         max_fields_(limits.fields),
-        max_field_size_(limits.field_size),
+        max_field_size_(limits.field_size - std::min<size_t>(limits.field_size, 2)),  // CRLF
         max_trailer_(limits.head_size) {}
 
   // Decodes from buf[0..len) and moves body bytes to buf[0..produced). Bytes after `consumed`

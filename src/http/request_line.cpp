@@ -88,11 +88,21 @@ Error classify_target(Request& out, std::string_view* authority) {
   return parse_absolute_form(t, out, authority);
 }
 
+// gunicorn's convention for methods (its default): 3 to 20 characters, none lower-case or '#'.
+bool conventional_method(std::string_view m) {
+  if (m.size() < 3 || m.size() > 20) return false;
+  for (char c : m) {
+    if ((c >= 'a' && c <= 'z') || c == '#') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
-Error parse_request_line(const char* p, const char* end, bool permit_bare_lf, Request& out,
+Error parse_request_line(const char* p, const char* end, const Limits& limits, Request& out,
                          std::string_view* authority) {
   (void)end;  // a LF precedes `end`; every scan below stops at LF
+  const bool permit_bare_lf = limits.permit_bare_lf;
   *authority = {};
   const char* s = p;
   while (chars::is(chars::kToken, *p)) ++p;
@@ -102,6 +112,15 @@ Error parse_request_line(const char* p, const char* end, bool permit_bare_lf, Re
     return {400, "invalid method"};
   }
   out.method = std::string_view(s, static_cast<size_t>(p - s));
+  // As gunicorn: the convention is checked on the method as sent, then it may be folded
+  // (so "get" needs permit_unconventional_method as well as casefold_method).
+  if (!limits.permit_unconventional_method && !conventional_method(out.method)) {
+    return {400, "unconventional method"};
+  }
+  if (limits.casefold_method) {
+    // The caller's buffer is writable when this is on (see RequestParser::parse).
+    for (char* c = const_cast<char*>(s); c != p; ++c) *c = chars::upper(*c);
+  }
   s = ++p;
   while (chars::is(chars::kTarget, *p)) ++p;
   if (p == s) return {400, "empty request target"};
@@ -120,6 +139,9 @@ Error parse_request_line(const char* p, const char* end, bool permit_bare_lf, Re
     out.version_minor = 1;
   } else if (version == "HTTP/1.0") {
     out.version_minor = 0;
+  } else if (limits.permit_unconventional_version && version.size() == 8 &&
+             version.substr(0, 7) == "HTTP/1." && chars::is_digit(version[7])) {
+    out.version_minor = 1;  // RFC 9110 2.5: a later 1.x is answered as the highest we speak
   } else if (version.size() == 8 && version.substr(0, 5) == "HTTP/" &&
              chars::is_digit(version[5]) && version[6] == '.' && chars::is_digit(version[7])) {
     return {505, "HTTP version not supported"};

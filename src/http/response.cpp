@@ -1,3 +1,5 @@
+// Response heads and error responses: the status line (the app's reason phrase or the
+// registry's), the server's fields, chunk framing.
 #include "http/response.h"
 
 #include <fmt/format.h>
@@ -6,22 +8,41 @@
 
 namespace cppicorn::http {
 
+// Every code in IANA's HTTP Status Code Registry (RFC 9110 15 and the RFCs it cites), as of
+// 2026. 306 is "(Unused)" and 418 is reserved ("(Unused)") there; 418 keeps RFC 2324's phrase,
+// which apps and clients know it by. Apps may send any other phrase of their own.
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 100:
       return "Continue";
     case 101:
       return "Switching Protocols";
+    case 102:
+      return "Processing";
+    case 103:
+      return "Early Hints";
     case 200:
       return "OK";
     case 201:
       return "Created";
     case 202:
       return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
     case 204:
       return "No Content";
+    case 205:
+      return "Reset Content";
     case 206:
       return "Partial Content";
+    case 207:
+      return "Multi-Status";
+    case 208:
+      return "Already Reported";
+    case 226:
+      return "IM Used";
+    case 300:
+      return "Multiple Choices";
     case 301:
       return "Moved Permanently";
     case 302:
@@ -30,6 +51,8 @@ std::string_view reason_phrase(int status) {
       return "See Other";
     case 304:
       return "Not Modified";
+    case 305:
+      return "Use Proxy";
     case 307:
       return "Temporary Redirect";
     case 308:
@@ -38,34 +61,60 @@ std::string_view reason_phrase(int status) {
       return "Bad Request";
     case 401:
       return "Unauthorized";
+    case 402:
+      return "Payment Required";
     case 403:
       return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 407:
+      return "Proxy Authentication Required";
     case 408:
       return "Request Timeout";
     case 409:
       return "Conflict";
+    case 410:
+      return "Gone";
     case 411:
       return "Length Required";
+    case 412:
+      return "Precondition Failed";
     case 413:
       return "Content Too Large";
     case 414:
       return "URI Too Long";
     case 415:
       return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
     case 417:
       return "Expectation Failed";
+    case 418:
+      return "I'm a teapot";
+    case 421:
+      return "Misdirected Request";
     case 422:
       return "Unprocessable Content";
+    case 423:
+      return "Locked";
+    case 424:
+      return "Failed Dependency";
+    case 425:
+      return "Too Early";
     case 426:
       return "Upgrade Required";
+    case 428:
+      return "Precondition Required";
     case 429:
       return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
+    case 451:
+      return "Unavailable For Legal Reasons";
     case 500:
       return "Internal Server Error";
     case 501:
@@ -78,6 +127,16 @@ std::string_view reason_phrase(int status) {
       return "Gateway Timeout";
     case 505:
       return "HTTP Version Not Supported";
+    case 506:
+      return "Variant Also Negotiates";
+    case 507:
+      return "Insufficient Storage";
+    case 508:
+      return "Loop Detected";
+    case 510:
+      return "Not Extended";
+    case 511:
+      return "Network Authentication Required";
     default:
       return "Unknown";
   }
@@ -109,7 +168,7 @@ void render_head(const ResponseHead& head, DateCache& date, std::string& out) {
   out.append("HTTP/1.1 ");
   append_number(static_cast<uint64_t>(head.status), out);
   out.push_back(' ');
-  out.append(reason_phrase(head.status));
+  out.append(head.reason.empty() ? reason_phrase(head.status) : head.reason);
   out.append("\r\n");
   if (!head.server.empty()) {
     out.append("Server: ");

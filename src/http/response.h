@@ -9,8 +9,18 @@
 
 namespace cppicorn::http {
 
-// "OK" for 200 and so on; "Unknown" for codes without a registered phrase.
+// "OK" for 200 and so on (every IANA-registered code); "Unknown" for others.
 std::string_view reason_phrase(int status);
+
+// Whether an app's reason phrase may go on the status line: no CR, LF or other CTL
+// (RFC 9112 4: HTAB / SP / VCHAR / obs-text). Inline: the WSGI plugin checks it too.
+inline bool valid_reason(std::string_view reason) {
+  for (char c : reason) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
 
 // Whether a response with this status carries content (1xx, 204 and 304 do not).
 inline bool status_allows_body(int status) {
@@ -39,6 +49,7 @@ struct ResponseHead {
   uint64_t content_length = 0;
   std::string_view app_fields;  // "Name: value\r\n" lines already validated
   std::string_view server;      // empty: no Server field
+  std::string_view reason;      // the app's phrase (valid_reason); empty: reason_phrase()
 };
 
 // Appends the head (ending with the blank line) to out.

@@ -19,6 +19,8 @@ Atom env_atom(const std::string& name) {
   if (upper == "QUERY_STRING") return {AtomKind::kQuery, {}};
   if (upper == "RAW_URI") return {AtomKind::kTarget, {}};
   if (upper == "SERVER_PROTOCOL") return {AtomKind::kProtocol, {}};
+  if (upper == "SSL_PROTOCOL") return {AtomKind::kTlsProtocol, {}};  // "TLSv1.3", or "-"
+  if (upper == "SSL_CIPHER") return {AtomKind::kTlsCipher, {}};
   if (upper.starts_with("HTTP_") && upper.size() > 5) {
     std::string header = name.substr(5);
     for (char& c : header) c = (c == '_') ? '-' : lower(c);

@@ -14,7 +14,7 @@ namespace cppicorn::log {
 enum class AtomKind : uint8_t {
   kLiteral, kRemoteAddr, kDash, kUser, kTime, kRequestLine, kMethod, kPath, kQuery, kProtocol,
   kStatus, kBytes, kBytesClf, kSeconds, kMillis, kMicros, kDecimalSeconds, kPid,
-  kRequestHeader, kResponseHeader, kEnv, kTarget, kUnknown
+  kRequestHeader, kResponseHeader, kEnv, kTarget, kTlsProtocol, kTlsCipher, kUnknown
 };
 // clang-format on
 

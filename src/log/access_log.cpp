@@ -188,6 +188,12 @@ void AccessLog::render(const AccessEntry& e, std::string& out) const {
       case AtomKind::kRemoteAddr:
         append_value(out, e.remote_addr);
         break;
+      case AtomKind::kTlsProtocol:
+        append_value(out, e.tls_protocol);
+        break;
+      case AtomKind::kTlsCipher:
+        append_value(out, e.tls_cipher);
+        break;
       case AtomKind::kDash:
       case AtomKind::kUnknown:
         out.push_back('-');

@@ -29,6 +29,9 @@ struct AccessEntry {
   // The headers the app set, as sent: "Name: value\r\n" lines (Content-Length, Date,
   // Server and Connection are the server's own and not among them).
   std::string_view response_fields;
+  // TLS version and cipher ("TLSv1.3", "TLS_AES_256_GCM_SHA384"); empty for plain HTTP.
+  std::string_view tls_protocol;
+  std::string_view tls_cipher;
 };
 
 // One access log per worker, used from its event loop only (not thread-safe: render() caches

@@ -102,7 +102,16 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
     }
     ::close(fd);
     chown_file();
+    capture_now();
     return true;
+  }
+
+  // --capture-output: standard output and error become the log file (gunicorn's dup2), now
+  // and after each reopen, so print() from the app lands in the current file.
+  void capture() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    capture_ = !path_.empty();
+    capture_now();
   }
 
   void set_owner(uid_t uid, gid_t gid) {
@@ -156,6 +165,12 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
     line_.append("] ");
   }
 
+  void capture_now() {
+    if (!capture_) return;
+    ::dup2(fd_, STDOUT_FILENO);
+    ::dup2(fd_, STDERR_FILENO);
+  }
+
   void chown_file() {
     if (path_.empty() || uid_ == static_cast<uid_t>(-1) || ::geteuid() != 0) return;
     [[maybe_unused]] int rc = ::fchown(fd_, uid_, gid_);  // e.g. /dev/null: fine as it is
@@ -166,6 +181,7 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
   uid_t uid_ = static_cast<uid_t>(-1);
   gid_t gid_ = static_cast<gid_t>(-1);
   bool journal_;
+  bool capture_ = false;
   std::string line_;  // reused for every line
   time_t cached_second_ = 0;
   char date_[64] = {};
@@ -231,6 +247,10 @@ bool init(const std::string& level, const std::string& path, std::string* error)
   spdlog::set_default_logger(logger);
   g_sink = std::move(sink);
   return true;
+}
+
+void capture_output() {
+  if (g_sink) g_sink->capture();
 }
 
 void reopen() {

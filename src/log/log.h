@@ -18,6 +18,10 @@ bool init(const std::string& level, const std::string& path, std::string* error)
 // Reopens the log file (USR1, after logrotate moved it). No-op for stderr.
 void reopen();
 
+// --capture-output: makes stdout and stderr the log file too, now and after every reopen().
+// No-op when the log is stderr. Call after init().
+void capture_output();
+
 // Makes the log file owned by uid:gid now and after every reopen(), so that workers running
 // as --user/--group can reopen it after the master did (gunicorn chowns its logs likewise).
 // Only effective as root; errors are ignored. No-op for stderr.

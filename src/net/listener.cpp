@@ -49,9 +49,18 @@ std::string sockname_text(int fd) {
   return {};
 }
 
-std::string url_of(int fd) {
+std::string url_of(int fd, bool tls = false) {
   std::string addr = sockname_text(fd);
-  return addr.starts_with("unix:") ? addr : "http://" + addr;
+  if (addr.starts_with("unix:")) return tls ? "https+" + addr : addr;
+  return (tls ? "https://" : "http://") + addr;
+}
+
+// systemd names a TLS socket "https" (FileDescriptorName=https) and may name a plain one
+// "http"; a re-exec hands over the bind text, which carries its scheme.
+Scheme scheme_of_name(std::string_view name) {
+  if (name == "https" || name.starts_with("https://")) return Scheme::kHttps;
+  if (name == "http" || name.starts_with("http://")) return Scheme::kHttp;
+  return Scheme::kDefault;
 }
 
 void set_listen_flags(int fd) {
@@ -142,6 +151,7 @@ Listener adopt(int fd, std::string name) {
   l.name = std::move(name);
   l.url = url_of(fd);
   l.is_unix = is_unix_socket(fd);
+  l.scheme = scheme_of_name(l.name);
   return l;
 }
 
@@ -155,10 +165,10 @@ int find_inherited(const BindSpec& spec, const std::vector<InheritedFd>& inherit
     if (spec.kind == BindSpec::Kind::kFdName) match = match || in.name == spec.name;
     if (spec.kind == BindSpec::Kind::kTcp) {
       std::string have = sockname_text(in.fd);
-      match = match || have == spec.text ||
+      match = match || have == spec.addr ||
               (spec.host == "localhost" && have == fmt::format("127.0.0.1:{}", spec.port));
     }
-    if (spec.kind == BindSpec::Kind::kUnix) match = match || sockname_text(in.fd) == spec.text;
+    if (spec.kind == BindSpec::Kind::kUnix) match = match || sockname_text(in.fd) == spec.addr;
     if (match) return static_cast<int>(i);
   }
   return -1;
@@ -169,6 +179,14 @@ int find_inherited(const BindSpec& spec, const std::vector<InheritedFd>& inherit
 std::optional<BindSpec> parse_bind(std::string_view text, std::string* error) {
   BindSpec spec;
   spec.text = std::string(text);
+  if (text.starts_with("https://")) {
+    spec.scheme = Scheme::kHttps;
+    text.remove_prefix(8);
+  } else if (text.starts_with("http://")) {
+    spec.scheme = Scheme::kHttp;
+    text.remove_prefix(7);
+  }
+  spec.addr = std::string(text);
   if (text.starts_with("unix:")) {
     spec.kind = BindSpec::Kind::kUnix;
     spec.path = std::string(text.substr(5));
@@ -270,7 +288,9 @@ std::optional<std::vector<Listener>> open_listeners(const std::vector<std::strin
     if (!spec) return fail();
     int i = find_inherited(*spec, inherited);
     if (i >= 0) {
+      Scheme named = scheme_of_name(inherited[i].name);
       out.push_back(adopt(inherited[i].fd, spec->text));
+      if (out.back().scheme == Scheme::kDefault) out.back().scheme = named;
       inherited[i].fd = -1;
       continue;
     }
@@ -297,6 +317,7 @@ std::optional<std::vector<Listener>> open_listeners(const std::vector<std::strin
         break;
     }
     if (!l) return fail();
+    if (spec->scheme != Scheme::kDefault) l->scheme = spec->scheme;
     out.push_back(std::move(*l));
   }
   for (const InheritedFd& in : inherited) {
@@ -306,6 +327,31 @@ std::optional<std::vector<Listener>> open_listeners(const std::vector<std::strin
     close(in.fd);
   }
   return out;
+}
+
+std::string resolve_tls(std::vector<Listener>& listeners, bool tls_configured,
+                        bool proxy_protocol) {
+  bool explicit_https = false;
+  for (const Listener& l : listeners) {
+    explicit_https |= l.scheme == Scheme::kHttps;
+    if (l.scheme == Scheme::kHttps && !tls_configured) {
+      return fmt::format("listener {} is https but no certfile is set", l.name);
+    }
+  }
+  auto is_tls = [&](const Listener& l) {
+    return l.scheme == Scheme::kHttps ||
+           (l.scheme == Scheme::kDefault && tls_configured && !explicit_https);
+  };
+  for (const Listener& l : listeners) {
+    if (proxy_protocol && is_tls(l)) {
+      return fmt::format("listener {}: proxy_protocol with TLS is not supported", l.name);
+    }
+  }
+  for (Listener& l : listeners) {
+    l.tls = is_tls(l);
+    l.url = url_of(l.fd.get(), l.tls);
+  }
+  return "";
 }
 
 void unlink_unix_sockets(const std::vector<Listener>& listeners) {

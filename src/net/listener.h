@@ -12,10 +12,17 @@
 
 namespace cppicorn::net {
 
-// A parsed -b/--bind value: HOST:PORT, [V6]:PORT, unix:PATH, fd://N or fd://NAME.
+// Whether a listener speaks TLS: as its bind or systemd name says, or (kDefault) as the
+// settings decide (certfile set: TLS, as in gunicorn).
+enum class Scheme { kDefault, kHttp, kHttps };
+
+// A parsed -b/--bind value: [https://|http://] then HOST:PORT, [V6]:PORT, unix:PATH, fd://N or
+// fd://NAME.
 struct BindSpec {
   enum class Kind { kTcp, kUnix, kFdNumber, kFdName } kind = Kind::kTcp;
-  std::string text;  // as given
+  Scheme scheme = Scheme::kDefault;
+  std::string text;  // as given (with the scheme)
+  std::string addr;  // text without the scheme
   std::string host;  // kTcp
   int port = 0;      // kTcp
   std::string path;  // kUnix
@@ -43,7 +50,15 @@ struct Listener {
   std::string url;        // for logs: "http://127.0.0.1:8000", "unix:/run/x.sock"
   std::string unix_path;  // a socket file we created and remove on shutdown
   bool is_unix = false;
+  Scheme scheme = Scheme::kDefault;
+  bool tls = false;  // set by resolve_tls
 };
+
+// Decides which listeners are TLS. With TLS configured (certfile), kDefault listeners are TLS
+// unless some listener is explicitly https (then only those are: plain and TLS side by side).
+// Without it, an https listener is an error, and so is TLS with the PROXY protocol (not
+// supported yet). Returns the error ("" when fine); on error nothing is changed.
+std::string resolve_tls(std::vector<Listener>& listeners, bool tls_configured, bool proxy_protocol);
 
 struct ListenOptions {
   int backlog = 2048;

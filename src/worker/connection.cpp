@@ -1,6 +1,7 @@
 #include "worker/connection.h"
 
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
 #include <unistd.h>
@@ -20,6 +21,32 @@ namespace {
 constexpr size_t kInitialBuffer = 16384;
 
 }  // namespace
+
+ConnState Connection::gauge(State s) {
+  switch (s) {
+    case State::kClosed:
+      return ConnState::kNone;
+    case State::kHandshaking:
+    case State::kReadingProxy:
+    case State::kReadingHead:
+    case State::kReadingBody:
+      return ConnState::kReading;
+    case State::kReady:  // complete, waiting for its turn in the app
+    case State::kInApp:
+      return ConnState::kApp;
+    case State::kWriting:
+    case State::kLingering:
+      return ConnState::kWriting;
+    case State::kKeepAlive:
+      return ConnState::kKeepAlive;
+  }
+  return ConnState::kNone;
+}
+
+void Connection::enter(State next) {
+  worker_.slot().move_conn(gauge(state_), gauge(next));
+  state_ = next;
+}
 
 timeval to_timeval(double seconds) {
   timeval tv{};
@@ -52,26 +79,27 @@ Connection::~Connection() {
   }
 }
 
-void Connection::open(int fd, const sockaddr_storage& peer) {
+void Connection::open(int fd, const sockaddr_storage& peer, SSL_CTX* tls) {
   ForkGuard::add(fd);  // a child the app forks must not keep the client connected
   fd_.reset(fd);
   set_peer(peer);
   event_assign(&read_ev_, worker_.base(), fd, EV_READ | EV_PERSIST, on_read, this);
   event_assign(&write_ev_, worker_.base(), fd, EV_WRITE | EV_PERSIST, on_write, this);
-  state_ = State::kReadingHead;
+  enter(State::kReadingHead);
   stop_requested_ = false;
   in_len_ = head_len_ = 0;
   parser_.reset();
-  if (worker_.settings().proxy_protocol) {
+  if (tls != nullptr) return start_tls(tls);  // (the PROXY protocol is refused with TLS)
+  if (worker_.settings().proxy_protocol != "off") {
     // With the PROXY protocol on, the socket is meant for the proxy alone: anyone else is
     // either misconfigured or bypassing it, so it gets no HTTP service at all.
     if (!trust_.proxy.allows(peer)) {
       spdlog::debug("Closing connection from {}: not in proxy_allow_ips", remote_addr());
-      state_ = State::kReadingProxy;  // close() below needs an open state
+      enter(State::kReadingProxy);  // close() below needs an open state
       close();
       return;
     }
-    state_ = State::kReadingProxy;
+    enter(State::kReadingProxy);
   }
   // The PROXY header (if any) and the request head share one header_timeout.
   start_head_deadline();
@@ -104,6 +132,7 @@ void Connection::on_write(evutil_socket_t, short what, void* self) {
     c->close();
     return;
   }
+  if (c->state_ == State::kHandshaking) return c->handshake(what);
   c->write_pending();  // a next request already received waits its turn (request_done)
 }
 
@@ -130,11 +159,14 @@ void Connection::arm_read(double seconds) {
   } else {
     event_add(&read_ev_, nullptr);
   }
+  // Bytes OpenSSL decrypted but we did not take yet never make the socket readable.
+  if (ssl_ != nullptr && SSL_pending(ssl_) > 0) event_active(&read_ev_, EV_READ, 0);
 }
 
 void Connection::readable(short what) {
   if (state_ == State::kLingering) return linger_readable(what);
   if (state_ == State::kReady) return;  // its turn comes in this turn of the loop
+  if (state_ == State::kHandshaking) return handshake(what);
   if (what & EV_TIMEOUT) {
     if (state_ == State::kReadingHead && in_len_ > 0) {
       respond_error(408, "request head not received in time");
@@ -149,17 +181,18 @@ void Connection::readable(short what) {
     respond_error(431, "request head too large");
     return;
   }
-  ssize_t n = recv(fd_.get(), in_.get() + in_len_, in_cap_ - in_len_, 0);
+  ssize_t n = io_recv(in_.get() + in_len_, in_cap_ - in_len_);
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
     close();
     return;
   }
   if (n < 0) return;
+  worker_.slot().add_bytes_in(static_cast<uint64_t>(n));
   in_len_ += static_cast<size_t>(n);
   if (state_ == State::kKeepAlive) {
     // A head that arrives whole (the usual case) needs no deadline: it starts, lazily, only
     // when a head turns out incomplete, which saves a clock read per request.
-    state_ = State::kReadingHead;
+    enter(State::kReadingHead);
     head_deadline_set_ = false;
   }
   process();
@@ -188,7 +221,7 @@ void Connection::process() {
         started_mono_ = std::chrono::steady_clock::now();
       }
       start_body();
-      state_ = State::kReadingBody;
+      enter(State::kReadingBody);
     }
     pump_body();
     if (!body_done_ && !body_failed_ && !request_.expect_continue &&
@@ -199,7 +232,7 @@ void Connection::process() {
     // Into this poll's batch of ready requests, served least recently served first. The
     // connection's next request (pipelined, or sent after this response) comes back
     // through the loop: see request_done().
-    state_ = State::kReady;
+    enter(State::kReady);
     worker_.ready(*this);
     return;
   }
@@ -213,6 +246,7 @@ void Connection::resume() {
 
 void Connection::reset_response() {
   status_ = 200;
+  reason_.clear();
   server_from_app_ = false;
   fields_.clear();
   body_.clear();
@@ -220,13 +254,14 @@ void Connection::reset_response() {
   out_sent_ = body_sent_ = 0;
   file_.reset();
   file_off_ = file_left_ = 0;
+  file_buf_len_ = file_buf_pos_ = 0;
   streaming_ = head_sent_ = declared_ = false;
   declared_length_ = 0;
   bytes_sent_ = 0;
 }
 
 void Connection::run_app() {
-  state_ = State::kInApp;
+  enter(State::kInApp);
   last_served_ = worker_.next_serial();
   reset_response();
   const config::Settings& s = worker_.settings();
@@ -268,6 +303,8 @@ void Connection::run() {
   }
 }
 
+void Connection::ran_for(int64_t us) { worker_.slot().count_duration(us); }
+
 void Connection::complete() {
   worker_.call_done();
   if (state_ == State::kClosed) return;
@@ -303,9 +340,12 @@ bool Connection::body_settled() {
 // as nginx's lingering close does. A clean close (the usual Connection: close) costs nothing.
 void Connection::close_after_response() {
   bool unread = linger_ || !body_done_ || in_len_ > raw_pos_;
-  if (!unread || shutdown(fd_.get(), SHUT_WR) != 0) return close();
+  if (!unread) return close();
+  tls_shutdown();  // close_notify first; what still arrives is discarded undecrypted
+  tls_free();
+  if (shutdown(fd_.get(), SHUT_WR) != 0) return close();
   constexpr auto kLingerTime = std::chrono::seconds(2);
-  state_ = State::kLingering;
+  enter(State::kLingering);
   linger_until_ = std::chrono::steady_clock::now() + kLingerTime;
   event_del(&write_ev_);
   arm_read(std::chrono::duration<double>(kLingerTime).count());
@@ -317,6 +357,7 @@ void Connection::linger_readable(short what) {
     ssize_t n = recv(fd_.get(), in_.get(), in_cap_, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return close();
     if (n < 0) break;
+    worker_.slot().add_bytes_in(static_cast<uint64_t>(n));
   }
   if (std::chrono::steady_clock::now() >= linger_until_) close();
 }
@@ -325,13 +366,15 @@ void Connection::close() {
   if (state_ == State::kClosed) return;
   event_del(&read_ev_);
   event_del(&write_ev_);
+  tls_shutdown();
+  tls_free();
   ForkGuard::remove(fd_.get());  // before close: the number is free for the app after it
   fd_.reset();
   file_.reset();
   linger_ = false;
   deferred_ = false;
   last_served_ = 0;
-  state_ = State::kClosed;
+  enter(State::kClosed);
   worker_.connection_closed(this);
 }
 

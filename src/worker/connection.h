@@ -7,8 +7,10 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <openssl/types.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 
 #include <chrono>
 #include <cstdint>
@@ -18,6 +20,7 @@
 #include "app/app.h"
 #include "http/parser.h"
 #include "net/ip_allow.h"
+#include "scoreboard/scoreboard.h"
 #include "util/unique_fd.h"
 #include "worker/executor.h"
 
@@ -39,9 +42,10 @@ class Connection final : public app::Exchange, public Task {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Starts serving an accepted socket (non-blocking). The connection returns itself to the
-  // worker's pool when it closes.
-  void open(int fd, const sockaddr_storage& peer);
+  // Starts serving an accepted socket (non-blocking), over TLS when tls is set (the
+  // handshake runs in the event loop first). The connection returns itself to the worker's
+  // pool when it closes.
+  void open(int fd, const sockaddr_storage& peer, SSL_CTX* tls = nullptr);
   // Graceful stop: close now if idle between requests, else after the current response.
   void stop_when_idle();
   bool idle() const { return state_ == State::kKeepAlive && in_len_ == 0; }
@@ -57,6 +61,7 @@ class Connection final : public app::Exchange, public Task {
   // Task: the app call on the executor's thread, then the response on the loop.
   void run() override;
   void complete() override;
+  void ran_for(int64_t us) override;
   std::string_view what() const override { return request_line(request_); }
 
   // app::Exchange
@@ -66,8 +71,10 @@ class Connection final : public app::Exchange, public Task {
   std::string_view remote_addr() const override;
   int remote_port() const override;
   std::string_view url_scheme() const override;
+  std::string_view tls_var(std::string_view name) const override;
   int64_t read_body(void* buf, size_t len) override;
   void set_status(int status) override { status_ = status; }
+  bool set_reason(std::string_view reason) override;
   void add_header(std::string_view name, std::string_view value) override;
   void write(const void* data, size_t len) override;
   int stream(const void* data, size_t len) override;
@@ -77,6 +84,7 @@ class Connection final : public app::Exchange, public Task {
  private:
   enum class State {
     kClosed,
+    kHandshaking,
     kReadingProxy,
     kReadingHead,
     kReadingBody,
@@ -86,7 +94,10 @@ class Connection final : public app::Exchange, public Task {
     kKeepAlive,
     kLingering
   };
+  static ConnState gauge(State s);
 
+  // Every state change goes through here: it keeps the scoreboard's connection gauges.
+  void enter(State next);
   static void on_read(evutil_socket_t fd, short what, void* self);
   static void on_write(evutil_socket_t fd, short what, void* self);
   void readable(short what);
@@ -96,6 +107,7 @@ class Connection final : public app::Exchange, public Task {
   void respond();
   void respond_error(int status, std::string_view reason);
   void write_pending();
+  ssize_t copy_file_chunk(off_t* off);
   void request_done();
   void close();
   void close_after_response();
@@ -118,6 +130,29 @@ class Connection final : public app::Exchange, public Task {
   // Blocking output for streamed bodies and 100 Continue (connection_body.cpp).
   bool send_all_blocking(const char* a, size_t alen, const char* b, size_t blen,
                          std::string_view c = {});
+
+  // The transport: the plain socket, or TLS over it (connection_tls.cpp). The plain path is
+  // the syscall it always was behind one predictable branch. Like recv/writev they return
+  // -1 with errno (EAGAIN: wait for io_wait_events(), ECONNRESET: a TLS failure).
+  ssize_t io_recv(char* buf, size_t len) {
+    return ssl_ == nullptr ? ::recv(fd_.get(), buf, len, 0) : tls_recv(buf, len);
+  }
+  ssize_t io_writev(const iovec* iov, int count) {
+    return ssl_ == nullptr ? ::writev(fd_.get(), iov, count) : tls_writev(iov, count);
+  }
+  // What poll(2) waits for after EAGAIN: `plain` for the socket, or what TLS asked for (a
+  // read may need to write, and the reverse).
+  short io_wait_events(short plain) const { return ssl_ == nullptr ? plain : tls_wants_; }
+  void start_tls(SSL_CTX* ctx);
+  void handshake(short what);
+  void handshake_failed(int ssl_error);
+  ssize_t tls_recv(char* buf, size_t len);
+  ssize_t tls_writev(const iovec* iov, int count);
+  ssize_t tls_write(const char* data, size_t len);
+  ssize_t tls_sendfile(off_t* offset, size_t len);
+  ssize_t tls_failed(int ssl_error, bool reading);
+  void tls_shutdown();
+  void tls_free();
 
   Worker& worker_;
   UniqueFd fd_;
@@ -174,6 +209,7 @@ class Connection final : public app::Exchange, public Task {
 
   // Response.
   int status_ = 200;
+  std::string reason_;  // the app's reason phrase; empty: the registry's
   bool server_from_app_ = false;
   std::string fields_;  // validated "Name: value\r\n" lines from the app
   std::string body_;    // buffered body
@@ -189,6 +225,18 @@ class Connection final : public app::Exchange, public Task {
   uint64_t declared_length_ = 0;
   bool keep_alive_ = true;
   uint64_t bytes_sent_ = 0;  // body bytes, for the access log
+
+  // TLS (null on a plain connection).
+  SSL* ssl_ = nullptr;
+  short tls_wants_ = 0;      // POLLIN or POLLOUT, after an EAGAIN from TLS
+  bool tls_broken_ = false;  // a fatal TLS error: no close_notify may follow
+  bool ktls_send_ = false;   // the kernel encrypts: SSL_sendfile works
+  std::string client_s_dn_;  // a verified client certificate's subject and issuer
+  std::string client_i_dn_;
+  // Files over TLS without kTLS: read into this buffer, then SSL_write.
+  std::unique_ptr<char[]> file_buf_;
+  size_t file_buf_len_ = 0;
+  size_t file_buf_pos_ = 0;
 };
 
 }  // namespace cppicorn::worker

@@ -126,8 +126,9 @@ bool Connection::read_more_blocking() {
   }
   if (in_len_ == in_cap_ && !ensure_input_space(16384)) return false;
   for (;;) {
-    ssize_t n = recv(fd_.get(), in_.get() + in_len_, in_cap_ - in_len_, 0);
+    ssize_t n = io_recv(in_.get() + in_len_, in_cap_ - in_len_);
     if (n > 0) {
+      worker_.slot().add_bytes_in(static_cast<uint64_t>(n));
       in_len_ += static_cast<size_t>(n);
       return true;
     }
@@ -137,7 +138,7 @@ bool Connection::read_more_blocking() {
       return false;
     }
     if (errno == EINTR) continue;
-    pollfd p{fd_.get(), POLLIN, 0};
+    pollfd p{fd_.get(), io_wait_events(POLLIN), 0};
     if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) {
       body_error_status_ = 408;
       body_error_reason_ = "request body not received in time";
@@ -179,14 +180,15 @@ bool Connection::send_all_blocking(const char* a, size_t alen, const char* b, si
     if (len > 0) iov[count++] = {const_cast<char*>(data), len};
   int first = 0;
   while (first < count) {
-    ssize_t n = writev(fd_.get(), iov + first, count - first);
+    ssize_t n = io_writev(iov + first, count - first);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return false;
-      pollfd p{fd_.get(), POLLOUT, 0};
+      pollfd p{fd_.get(), io_wait_events(POLLOUT), 0};
       if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) return false;
       continue;
     }
+    worker_.slot().add_bytes_out(static_cast<uint64_t>(n));
     size_t done = static_cast<size_t>(n);
     while (first < count && done >= iov[first].iov_len) done -= iov[first++].iov_len;
     if (first < count) {
@@ -205,6 +207,7 @@ int Connection::stream(const void* data, size_t len) {
   if (!head_sent_) {
     http::ResponseHead head;
     head.status = status_;
+    head.reason = reason_;
     head.version_minor = request_.version_minor;
     // HTTP/1.0 without a length: the end of the body is the close.
     if (!chunked && !declared_) keep_alive_ = false;
@@ -280,6 +283,9 @@ int Connection::send_file(int fd, int64_t offset, int64_t len) {
     ::close(fd);
     return -1;
   }
+  // The length the app announced wins (PEP 3333: never more than its Content-Length; a 206
+  // names its range's). A file that turns out shorter ends in a close, as a short stream does.
+  if (declared_) len = static_cast<int64_t>(std::min<uint64_t>(declared_length_, INT64_MAX));
   file_.reset(fd);
   file_off_ = offset;
   file_left_ = len;

@@ -75,6 +75,15 @@ void Connection::set_peer(const net::Ip16& ip, int port) {
 }
 
 bool Connection::read_proxy_header() {
+  // v1 is text ("PROXY ..."), v2 starts with its binary signature ("\r\n\r\n\0..."): the
+  // first byte tells them apart, so a version the setting excludes is refused at once.
+  const std::string& mode = worker_.settings().proxy_protocol;
+  if (in_len_ > 0 && ((mode == "v1" && in_[0] != 'P') || (mode == "v2" && in_[0] != '\r'))) {
+    spdlog::debug("Closing connection from {}: not a PROXY {} header",
+                  std::string_view(addr_, addr_len_), mode);
+    close();
+    return false;
+  }
   net::ProxyHeader h = net::parse_proxy_header({in_.get(), in_len_});
   if (h.status == net::ProxyHeader::kIncomplete) {
     arm_head_timer();
@@ -91,7 +100,7 @@ bool Connection::read_proxy_header() {
   if (h.has_source) set_peer(h.source, h.source_port);
   in_len_ -= h.consumed;
   if (in_len_ > 0) std::memmove(in_.get(), in_.get() + h.consumed, in_len_);
-  state_ = State::kReadingHead;
+  enter(State::kReadingHead);
   return true;
 }
 
@@ -116,7 +125,7 @@ std::string_view Connection::url_scheme() const {
     resolve_forwarded();
     if (!fwd_scheme_.empty()) return fwd_scheme_;
   }
-  return "http";
+  return ssl_ != nullptr ? "https" : "http";
 }
 
 void Connection::resolve_forwarded() const {

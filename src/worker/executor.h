@@ -9,7 +9,7 @@
 
 #include <string_view>
 
-#include "arbiter/scoreboard.h"
+#include "scoreboard/scoreboard.h"
 
 namespace cppicorn::worker {
 
@@ -19,6 +19,9 @@ class Task {
  public:
   // The app call, on the executor's thread. May block (body reads, streamed writes).
   virtual void run() = 0;
+  // How long run() took, on the executor's thread right after it (the request-duration
+  // histogram; the executor's own clock reads, so measuring costs nothing more).
+  virtual void ran_for(int64_t /*us*/) {}
   // Back on the loop thread, after run() returned.
   virtual void complete() = 0;
   // What the call is, for the scoreboard and timeout messages ("GET / HTTP/1.1"); read by
@@ -48,12 +51,17 @@ class InlineExecutor final : public Executor {
 
   void submit(Task& task) override {
     slot_.set_request(task.what());
-    slot_.request_started_ms = monotonic_ms();
+    const int64_t begin_us = monotonic_us();
+    slot_.request_started_ms = begin_us / 1000;
     slot_.state = WorkerState::kBusy;
     task.run();
+    const int64_t end_us = monotonic_us();
     slot_.request_started_ms = 0;
-    slot_.heartbeat_ms = monotonic_ms();
-    slot_.state = WorkerState::kIdle;
+    slot_.heartbeat_ms = end_us / 1000;
+    // A worker that began stopping during the call stays "stopping" (metrics, status).
+    if (slot_.state.load(std::memory_order_relaxed) == WorkerState::kBusy)
+      slot_.state = WorkerState::kIdle;
+    task.ran_for(end_us - begin_us);
     task.complete();
   }
 

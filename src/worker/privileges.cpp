@@ -18,7 +18,8 @@ bool numeric(const std::string& s) {
 
 }  // namespace
 
-bool drop_privileges(const std::string& user, const std::string& group, std::string* error) {
+bool drop_privileges(const std::string& user, const std::string& group, bool init_groups,
+                     std::string* error) {
   if (user.empty() && group.empty()) return true;
   uid_t uid = getuid();
   gid_t gid = getgid();
@@ -49,7 +50,10 @@ bool drop_privileges(const std::string& user, const std::string& group, std::str
     *error = fmt::format("setgid({}): {}", gid, std::strerror(errno));
     return false;
   }
-  int rc = user_name.empty() ? setgroups(0, nullptr) : initgroups(user_name.c_str(), gid);
+  // As gunicorn: supplementary groups only with --initgroups; otherwise none are kept, so a
+  // worker never holds root's groups.
+  int rc = user_name.empty() || !init_groups ? setgroups(0, nullptr)
+                                             : initgroups(user_name.c_str(), gid);
   if (rc != 0 && getuid() == 0) {
     *error = fmt::format("setting supplementary groups: {}", std::strerror(errno));
     return false;

@@ -7,6 +7,8 @@
 namespace cppicorn::worker {
 
 // Empty user and group: nothing to do. Names or numeric ids. False with *error on failure.
-bool drop_privileges(const std::string& user, const std::string& group, std::string* error);
+// init_groups (--initgroups): the user's supplementary groups; otherwise none.
+bool drop_privileges(const std::string& user, const std::string& group, bool init_groups,
+                     std::string* error);
 
 }  // namespace cppicorn::worker

@@ -86,6 +86,7 @@ void ThreadPool::thread_main(int index) {
   Stamp& stamp = stamps_[static_cast<size_t>(index)];
   while (ok) {
     Task* task;
+    int64_t begin_us;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return ready_head_ != nullptr || stopping_ || !start_error_.empty(); });
@@ -97,10 +98,12 @@ void ThreadPool::thread_main(int index) {
       size_t n = std::min(what.size(), sizeof stamp.what - 1);
       std::memcpy(stamp.what, what.data(), n);
       stamp.what[n] = '\0';
-      stamp.started_ms.store(monotonic_ms(), std::memory_order_relaxed);
+      begin_us = monotonic_us();
+      stamp.started_ms.store(begin_us / 1000, std::memory_order_relaxed);
     }
     task->run();
     stamp.started_ms.store(0, std::memory_order_relaxed);
+    task->ran_for(monotonic_us() - begin_us);
     finished(*task);
   }
   if (ok && hooks_.stop) hooks_.stop();

@@ -32,6 +32,11 @@ http::Limits limits_from(const config::Settings& s) {
   l.body = static_cast<uint64_t>(s.limit_request_body);
   l.permit_bare_lf = s.permit_bare_lf;
   l.underscores = static_cast<http::Underscores>(s.header_underscores);
+  l.strip_header_spaces = s.strip_header_spaces;
+  l.permit_obsolete_folding = s.permit_obsolete_folding;
+  l.permit_unconventional_method = s.permit_unconventional_http_method;
+  l.permit_unconventional_version = s.permit_unconventional_http_version;
+  l.casefold_method = s.casefold_http_method;
   return l;
 }
 
@@ -71,7 +76,7 @@ bool Worker::boot(int* exit_code) {
   sigaction(SIGQUIT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   std::string error;
-  if (!drop_privileges(settings_.user, settings_.group, &error)) {
+  if (!drop_privileges(settings_.user, settings_.group, settings_.initgroups, &error)) {
     spdlog::error("Worker failed to boot: {}", error);
     *exit_code = kExitBootError;
     return false;
@@ -216,6 +221,7 @@ void Worker::accept_ready(int listen_fd) {
     }
     return;
   }
+  ScoreboardSlot::bump(slot_.accepted);
   Connection* c;
   if (!free_.empty()) {
     c = free_.back();
@@ -226,7 +232,12 @@ void Worker::accept_ready(int listen_fd) {
   }
   ++open_;
   update_accepting();
-  c->open(fd, peer);
+  SSL_CTX* tls = nullptr;
+  if (tls_ctx_ != nullptr &&
+      std::find(tls_fds_.begin(), tls_fds_.end(), listen_fd) != tls_fds_.end()) {
+    tls = tls_ctx_;
+  }
+  c->open(fd, peer, tls);
 }
 
 void Worker::update_accepting() {
@@ -313,6 +324,7 @@ void Worker::request_done() {
   slot_.requests.fetch_add(1, std::memory_order_relaxed);
   if (max_requests_ > 0 && ++requests_ >= max_requests_ && !stopping_) {
     spdlog::info("Autorestarting worker after current request.");
+    slot_.max_requests_reached = true;
     begin_graceful_stop();
   }
 }

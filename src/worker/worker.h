@@ -6,18 +6,19 @@
 #pragma once
 
 #include <event2/event.h>
+#include <openssl/types.h>
 #include <signal.h>
 
 #include <memory>
 #include <vector>
 
 #include "app/app.h"
-#include "arbiter/scoreboard.h"
 #include "config/settings.h"
 #include "http/parser.h"
 #include "http/response.h"
 #include "log/access_log.h"
 #include "net/ip_allow.h"
+#include "scoreboard/scoreboard.h"
 #include "worker/accept_watch.h"
 #include "worker/executor.h"
 
@@ -49,6 +50,12 @@ class Worker {
   Worker(const config::Settings& settings, std::vector<int> listen_fds, ScoreboardSlot& slot,
          std::unique_ptr<app::App> app, int boot_fd);
   ~Worker();
+
+  // Connections accepted on tls_fds speak TLS with ctx (the master's, built before fork).
+  void use_tls(SSL_CTX* ctx, std::vector<int> tls_fds) {
+    tls_ctx_ = ctx;
+    tls_fds_ = std::move(tls_fds);
+  }
 
   // Boots (app, privileges, hooks), serves until stopped; returns the process exit code.
   int run();
@@ -122,6 +129,8 @@ class Worker {
   http::Limits limits_;
   PeerTrust trust_;
   std::vector<int> listen_fds_;
+  SSL_CTX* tls_ctx_ = nullptr;
+  std::vector<int> tls_fds_;
   ScoreboardSlot& slot_;
   std::unique_ptr<app::App> app_;
   int boot_fd_;

@@ -15,20 +15,24 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPPICORN_FUZZ=ON \
     -DCPPICORN_TESTS=OFF -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 fi
-cmake --build "$build" --target fuzz_request_parser fuzz_chunked fuzz_ws_frames fuzz_seeds -j2 \
-  >/dev/null
+cmake --build "$build" --target fuzz_request_parser fuzz_chunked fuzz_ws_frames fuzz_control \
+  fuzz_seeds -j2 >/dev/null
 
 corpus=$build/fuzz-corpus
 artifacts=$build/fuzz-artifacts
-mkdir -p "$corpus/request" "$corpus/chunked" "$corpus/ws" "$artifacts"
+mkdir -p "$corpus/request" "$corpus/chunked" "$corpus/ws" "$corpus/control" "$artifacts"
 "$build/tests/fuzz/fuzz_seeds" "$src/tests/conformance/cases" "$corpus/request" "$corpus/chunked" \
   "$src/tests/conformance/ws" "$corpus/ws"
+printf 'status --json' >"$corpus/control/status"
+printf 'workers +2' >"$corpus/control/workers"
+printf 'reload' >"$corpus/control/reload"
 
 status=0
-for target in fuzz_request_parser fuzz_chunked fuzz_ws_frames; do
+for target in fuzz_request_parser fuzz_chunked fuzz_ws_frames fuzz_control; do
   dir=$corpus/request
   [[ $target == fuzz_chunked ]] && dir=$corpus/chunked
   [[ $target == fuzz_ws_frames ]] && dir=$corpus/ws
+  [[ $target == fuzz_control ]] && dir=$corpus/control
   log=$build/$target.log
   result=ok
   if ! "$build/tests/fuzz/$target" -max_total_time="$seconds" -print_final_stats=1 \

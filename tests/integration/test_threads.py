@@ -202,8 +202,8 @@ def test_app_built_against_the_old_header_still_runs_sync(server, unsafe_dir):
 def test_unsupported_worker_classes_are_refused(server, value):
     code, log = run_to_exit(server, "-k", value, app="diag:app")
     assert code != 0
-    expected = {"asgi": "not supported yet", "gevent": "use gthread",
-                "nonsense": "expected sync or gthread"}[value]
+    expected = {"asgi": "'asgi' is not in this build", "gevent": "use gthread",
+                "nonsense": "unknown worker class 'nonsense'"}[value]
     assert expected in log, log
 
 

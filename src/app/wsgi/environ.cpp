@@ -79,16 +79,19 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::string g_root_path;  // --root-path, set before init_environ()
+
 std::string script_name() {
   const char* s = std::getenv("SCRIPT_NAME");  // as gunicorn: the app's mount point
-  std::string v = s ? s : "";
+  std::string v = !g_root_path.empty() ? g_root_path : s ? s : "";
   while (!v.empty() && v.back() == '/') v.pop_back();
   return v;
 }
 
 }  // namespace
 
-bool init_environ(bool multithread) {
+bool init_environ(bool multithread, const std::string& root_path) {
+  g_root_path = root_path;
   g_base = PyDict_New();
   if (g_base == nullptr) return false;
   PyObject* version = Py_BuildValue("(ii)", 1, 0);
@@ -127,6 +130,14 @@ PyObject* make_environ(app::Exchange& x) {
       !set(e, "REMOTE_PORT", PyUnicode_FromFormat("%d", x.remote_port())) ||
       !set(e, "wsgi.url_scheme", latin1(scheme)) || !set(e, "wsgi.input", new_input())) {
     return nullptr;
+  }
+  // TLS, by the names nginx's and Apache's CGI environments use (HTTPS=on and SSL_*).
+  if (std::string_view on = x.tls_var("HTTPS"); !on.empty()) {
+    for (const char* key : {"HTTPS", "SSL_PROTOCOL", "SSL_CIPHER", "SSL_CLIENT_VERIFY",
+                            "SSL_CLIENT_S_DN", "SSL_CLIENT_I_DN"}) {
+      std::string_view v = x.tls_var(key);
+      if (!v.empty() && !set(e, key, latin1(v))) return nullptr;
+    }
   }
   for (const http::Header& h : r.headers) {
     std::string key;

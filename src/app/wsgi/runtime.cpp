@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "app/wsgi/wsgi.h"
+#include "http/response.h"
 
 namespace cppicorn::wsgi {
 namespace {
@@ -189,6 +190,14 @@ PyObject* start_response(PyObject*, PyObject* args, PyObject* kwargs) {
     PyErr_Format(PyExc_ValueError, "invalid status %R: expected '200 OK' and the like", status);
     return nullptr;
   }
+  // The app's phrase goes on the status line as it is (as gunicorn sends it), once it is
+  // known to hold no CR, LF or other CTL that could split or forge the head.
+  std::string_view reason = std::string_view(line).substr(std::min<size_t>(line.size(), 4));
+  if (!http::valid_reason(reason)) {
+    PyErr_Format(PyExc_ValueError, "invalid status %R: control character in the reason phrase",
+                 status);
+    return nullptr;
+  }
   if (!PyList_Check(headers)) {
     PyErr_Format(PyExc_TypeError, "response headers must be a list, not %.100s",
                  Py_TYPE(headers)->tp_name);
@@ -208,6 +217,7 @@ PyObject* start_response(PyObject*, PyObject* args, PyObject* kwargs) {
     fields.push_back(std::move(f));
   }
   c.status = code;
+  c.reason.assign(reason);
   c.headers = std::move(fields);
   c.started = true;
   return Py_NewRef(g_write);
@@ -299,6 +309,7 @@ void commit() {
   if (c.sent) return;
   c.sent = true;
   c.x->set_status(c.status);
+  c.x->set_reason(c.reason);  // checked by start_response
   for (const auto& [name, value] : c.headers) {
     if (iequals(name, "Content-Length")) {
       uint64_t n;

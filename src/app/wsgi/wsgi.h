@@ -48,6 +48,7 @@ struct Current {
   bool started = false;        // start_response was called
   bool sent = false;           // status and headers went to the Exchange (committed)
   int status = 200;
+  std::string reason;  // the phrase after the code ("" when the status was only a code)
   std::vector<std::pair<std::string, std::string>> headers;
 };
 Current& current();  // the calling thread's
@@ -73,8 +74,8 @@ PyObject* new_input();
 
 // The environ of the current request (environ.cpp). Nullptr with a Python error set.
 PyObject* make_environ(app::Exchange& x);
-// Builds the constant part once, after load_runtime().
-bool init_environ(bool multithread);
+// Builds the constant part once, after load_runtime(); root_path is --root-path (SCRIPT_NAME).
+bool init_environ(bool multithread, const std::string& root_path);
 
 // The pending Python exception (cleared) as "Type: message" plus its traceback.
 std::string format_exception();

@@ -69,20 +69,82 @@ void flush_std_streams() {
   }
 }
 
-// "module:name" or "module:name()" (a factory, as Flask's create_app) to the app object.
+// The part after the colon, as gunicorn reads it: a name, or a call of a name with literal
+// arguments ('create_app(greeting="hi")', ast.literal_eval semantics). parse() returns
+// (name, args, kwargs), args None when nothing is to be called; ValueError says what is wrong.
+constexpr char kParseCallable[] = R"PY(
+import ast
+
+def parse(expr):
+    try:
+        node = ast.parse(expr.strip(), mode="eval").body
+    except SyntaxError:
+        raise ValueError(f"cannot parse {expr!r} as a name or a call of one") from None
+    if isinstance(node, ast.Name):
+        return node.id, None, None
+    if not isinstance(node, ast.Call):
+        raise ValueError(f"cannot parse {expr!r} as a name or a call of one")
+    if not isinstance(node.func, ast.Name):
+        raise ValueError(f"the factory in {expr!r} must be a simple name")
+    if any(k.arg is None for k in node.keywords):
+        raise ValueError(f"arguments must be literals in {expr!r}")
+    try:
+        args = tuple(ast.literal_eval(a) for a in node.args)
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+    except ValueError:
+        raise ValueError(f"arguments must be literals in {expr!r}") from None
+    return node.func.id, args, kwargs
+)PY";
+
+// The Python exception's message alone (no traceback), cleared.
+std::string exception_message() {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  Ref t(type), v(value), b(tb);
+  Ref text(v ? PyObject_Str(v.get()) : nullptr);
+  const char* s = text ? PyUnicode_AsUTF8(text.get()) : nullptr;
+  std::string out = s ? s : "unknown error";
+  PyErr_Clear();
+  return out;
+}
+
+// (name, args, kwargs) from kParseCallable's parse(); nullptr with *error.
+Ref parse_callable(const app::WsgiSpec& spec, std::string* error) {
+  Ref globals(PyDict_New());
+  if (!globals || PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins()) != 0) {
+    *error = fmt::format("cannot load app '{}': {}", spec.app, format_exception());
+    return {};
+  }
+  Ref code(Py_CompileString(kParseCallable, "<cppicorn.import>", Py_file_input));
+  Ref done(code ? PyEval_EvalCode(code.get(), globals.get(), globals.get()) : nullptr);
+  PyObject* parse = done ? PyDict_GetItemString(globals.get(), "parse") : nullptr;  // borrowed
+  Ref expr(parse ? PyUnicode_FromString(spec.callable.c_str()) : nullptr);
+  Ref parsed(expr ? PyObject_CallOneArg(parse, expr.get()) : nullptr);
+  if (!parsed) {
+    *error = fmt::format("cannot load app '{}': {}", spec.app, exception_message());
+    return {};
+  }
+  return parsed;
+}
+
+// "module:name", "module:factory(literal args)" (as Flask's create_app) or "module" (its
+// `application`, as gunicorn and Django's wsgi.py) to the app object.
 PyObject* import_app(const app::WsgiSpec& spec, std::string* error) {
   PyObject* path = PySys_GetObject("path");  // borrowed
   for (auto dir = spec.sys_path.rbegin(); path != nullptr && dir != spec.sys_path.rend(); ++dir) {
     Ref entry(PyUnicode_DecodeFSDefault(dir->c_str()));
     if (!entry || PyList_Insert(path, 0, entry.get()) != 0) PyErr_Clear();
   }
-  std::string name = spec.callable;
-  const bool call = name.ends_with("()");
-  if (call) name.resize(name.size() - 2);
-  if (name.empty() || name.find_first_of("()., ") != std::string::npos) {
-    *error = fmt::format("cannot load app '{}': expected MODULE:NAME or MODULE:NAME()", spec.app);
+  Ref parsed = parse_callable(spec, error);
+  if (!parsed) return nullptr;
+  const char* name_utf8 = PyUnicode_AsUTF8(PyTuple_GET_ITEM(parsed.get(), 0));
+  if (name_utf8 == nullptr) {
+    *error = fmt::format("cannot load app '{}': {}", spec.app, exception_message());
     return nullptr;
   }
+  const std::string name = name_utf8;
+  PyObject* args = PyTuple_GET_ITEM(parsed.get(), 1);    // borrowed
+  PyObject* kwargs = PyTuple_GET_ITEM(parsed.get(), 2);  // borrowed
   Ref module(PyImport_ImportModule(spec.module.c_str()));
   if (!module) {
     *error = fmt::format("cannot load app '{}': importing {} failed:\n{}", spec.app, spec.module,
@@ -99,8 +161,8 @@ PyObject* import_app(const app::WsgiSpec& spec, std::string* error) {
                          spec.module, where ? where : "");
     return nullptr;
   }
-  if (call) {
-    app = Ref(PyObject_CallNoArgs(app.get()));
+  if (args != Py_None) {
+    app = Ref(PyObject_Call(app.get(), args, kwargs));
     if (!app) {
       *error =
           fmt::format("cannot load app '{}': {}() failed:\n{}", spec.app, name, format_exception());
@@ -171,6 +233,7 @@ class WsgiApp final : public app::App {
     c.serial = ++serial_;
     c.started = c.sent = false;
     c.status = 200;
+    c.reason.clear();
     c.headers.clear();
     bool ok = serve(x);
     c.x = nullptr;
@@ -315,7 +378,7 @@ extern "C" __attribute__((visibility("default"))) cppicorn::app::App* cppicorn_w
   }
   if (!start_interpreter(error)) return nullptr;
   set_multithread(spec->threads > 1);
-  if (!load_runtime() || !init_environ(spec->threads > 1)) {
+  if (!load_runtime() || !init_environ(spec->threads > 1, spec->root_path)) {
     *error = fmt::format("cannot load app '{}': the WSGI runtime failed:\n{}", spec->app,
                          format_exception());
     return nullptr;

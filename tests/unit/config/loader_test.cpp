@@ -109,7 +109,7 @@ TEST(Loader, CommandLineGunicornStyle) {
   EXPECT_EQ(s.access_logfile, "-");
   EXPECT_EQ(s.access_log_format, "%(h)s %(r)s");
   EXPECT_EQ(s.forwarded_allow_ips, (std::vector<std::string>{"10.0.0.1", "10.1.0.0/16"}));
-  EXPECT_TRUE(s.proxy_protocol);
+  EXPECT_EQ(s.proxy_protocol, "auto");  // the flag alone, as gunicorn's nargs="?"
   EXPECT_EQ(s.proxy_allow_ips, (std::vector<std::string>{"*"}));
   EXPECT_EQ(s.backlog, 64);
   EXPECT_EQ(s.app, "mod:sym");

@@ -49,6 +49,22 @@ std::string bind_of(std::string v) {
   return err.empty() ? v : "ERR " + err;
 }
 
+TEST(Values, TlsSettings) {
+  std::string v = "2";
+  EXPECT_EQ(check_cert_reqs(v), "");
+  EXPECT_EQ(v, "required");
+  v = "Optional";
+  EXPECT_EQ(check_cert_reqs(v), "");
+  EXPECT_EQ(v, "optional");
+  v = "3";
+  EXPECT_EQ(check_cert_reqs(v), "expected none, optional or required (or 0, 1, 2), got '3'");
+  v = "TLSv1.3";
+  EXPECT_EQ(check_tls_version(v), "");
+  EXPECT_EQ(v, "1.3");
+  v = "1.1";
+  EXPECT_EQ(check_tls_version(v), "expected 1.2 or 1.3, got '1.1'");
+}
+
 TEST(Values, BindSyntax) {
   EXPECT_EQ(bind_of("127.0.0.1:8000"), "127.0.0.1:8000");
   EXPECT_EQ(bind_of("localhost:80"), "localhost:80");
@@ -68,8 +84,16 @@ TEST(Values, BindSyntax) {
   EXPECT_EQ(bind_of("unix:"), "ERR invalid address 'unix:' (empty unix socket path)");
   EXPECT_EQ(bind_of("fd://"), "ERR invalid address 'fd://' (expected fd://N or fd://NAME)");
   EXPECT_EQ(bind_of("ho st:80"),
-            "ERR invalid address 'ho st:80' (expected HOST:PORT, [IPV6]:PORT, unix:PATH, "
-            "fd://N or fd://NAME)");
+            "ERR invalid address 'ho st:80' (expected [https://|http://]HOST:PORT, [IPV6]:PORT, "
+            "unix:PATH, fd://N or fd://NAME)");
+  // A scheme prefix is kept, the address after it normalised.
+  EXPECT_EQ(bind_of("https://:443"), "https://0.0.0.0:443");
+  EXPECT_EQ(bind_of("https://tcp://[::]:443"), "https://[::]:443");
+  EXPECT_EQ(bind_of("http://unix:///run/a.sock"), "http://unix:/run/a.sock");
+  EXPECT_EQ(bind_of("https://fd://web"), "https://fd://web");
+  EXPECT_EQ(bind_of("https://http://x:1"),
+            "ERR invalid address 'https://http://x:1' (expected [https://|http://]HOST:PORT, "
+            "[IPV6]:PORT, unix:PATH, fd://N or fd://NAME)");
   EXPECT_EQ(run({"-b", "[::1", "a:b"}).error, "--bind: invalid address '[::1' (missing ']')");
 }
 

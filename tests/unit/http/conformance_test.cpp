@@ -41,6 +41,16 @@ Limits make_limits(const Case& c) {
       l.body = std::stoull(v);
     else if (k == "bare_lf")
       l.permit_bare_lf = v == "1";
+    else if (k == "strip_spaces")
+      l.strip_header_spaces = v == "1";
+    else if (k == "folding")
+      l.permit_obsolete_folding = v == "1";
+    else if (k == "any_method")
+      l.permit_unconventional_method = v == "1";
+    else if (k == "any_version")
+      l.permit_unconventional_version = v == "1";
+    else if (k == "casefold")
+      l.casefold_method = v == "1";
     else if (k == "underscores") {
       l.underscores = v == "refuse"  ? Underscores::kRefuse
                       : v == "allow" ? Underscores::kAllow

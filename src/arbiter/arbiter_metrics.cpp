@@ -1,0 +1,70 @@
+// The arbiter's metrics listener: /metrics, /health/ready and /health/live, answered from the
+// master's loop out of the scoreboard and the master's own counts.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include "arbiter/arbiter.h"
+#include "metrics/exposition.h"
+#include "version/version.h"
+
+namespace cppicorn {
+
+void Arbiter::start_metrics() {
+  if (!metrics_listener_) return;
+  spdlog::info("Metrics at: {}", metrics_listener_->url);
+  metrics_ = std::make_unique<metrics::HttpEndpoint>(
+      base_, std::move(*metrics_listener_),
+      [this](std::string_view method, std::string_view path) { return answer(method, path); });
+  metrics_listener_.reset();
+}
+
+// Taking traffic: the first generation serves and nothing drains (TERM, INT, QUIT, a new
+// master taking over, or WINCH having stopped the workers).
+bool Arbiter::taking_traffic() const {
+  return ready_ && !stopping_ && !handed_over_ && wanted_ > 0;
+}
+
+metrics::Reply Arbiter::answer(std::string_view method, std::string_view path) {
+  if (method != "GET" && method != "HEAD") return {405, "text/plain; charset=utf-8", "GET only\n"};
+  if (path == "/metrics") {
+    return {200, metrics::kContentType, metrics::render(snapshot())};
+  }
+  if (path == "/health/ready") {
+    if (taking_traffic()) return {200, "text/plain; charset=utf-8", "ready\n"};
+    return {503, "text/plain; charset=utf-8",
+            stopping_ || handed_over_ ? "draining\n" : "not ready\n"};
+  }
+  if (path == "/health/live") return {200, "text/plain; charset=utf-8", "live\n"};
+  return {404, "text/plain; charset=utf-8",
+          "not found: try /metrics, /health/ready, /health/live\n"};
+}
+
+metrics::Snapshot Arbiter::snapshot() const {
+  metrics::Snapshot s;
+  s.counters = scoreboard_.totals();
+  metrics::gather(scoreboard_, &s);
+  s.workers_desired = wanted_;
+  s.generation = generation_;
+  for (int i = 0; i < kExitCauses; ++i) s.exits[i] = exits_[i];
+  s.reloads_ok = reloads_ok_;
+  s.reloads_failed = reloads_failed_;
+  s.upgrades_ok = upgrades_ok_;
+  s.upgrades_failed = upgrades_failed_;
+  s.start_time = start_time_;
+  s.ready = taking_traffic();
+  s.version = version();
+  // For a listening TCP socket the kernel reports its accept queue in tcpi_unacked and the
+  // queue's limit in tcpi_sacked (as gunicorn's backlog metric and uWSGI read them).
+  for (const net::Listener& l : listeners_) {
+    if (l.is_unix) continue;
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (getsockopt(l.fd.get(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) continue;
+    s.queues.push_back({l.url, info.tcpi_unacked, info.tcpi_sacked});
+  }
+  return s;
+}
+
+}  // namespace cppicorn
