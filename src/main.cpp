@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", error);
     return bad_config ? 2 : 1;
   }
-  if (std::string e =
-          net::resolve_tls(*listeners, !settings.certfile.empty(), settings.proxy_protocol != "off");
+  if (std::string e = net::resolve_tls(*listeners, !settings.certfile.empty(),
+                                       settings.proxy_protocol != "off");
       !e.empty()) {
     spdlog::critical("{}", e);
     return 1;
