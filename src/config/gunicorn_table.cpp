@@ -31,8 +31,8 @@ constexpr std::string_view kNoPaste =
 constexpr std::string_view kNoDirty =
     "has no effect: cppicorn has no dirty arbiters; run long jobs in a separate service";
 constexpr std::string_view kNoControl =
-    "has no effect: cppicorn has no control socket; use its signals (HUP, TTIN, TTOU, USR2) "
-    "or systemctl reload";
+    "has no effect: cppicorn's control socket is control_socket (mode 0600, 0660 with "
+    "control_group; 'none' turns it off)";
 constexpr std::string_view kNoHttp2 = "has no effect: cppicorn speaks HTTP/1.1 only";
 constexpr std::string_view kNoAsgiYet =
     "has no effect: this build has no asgi worker class (see --worker-class)";
@@ -126,8 +126,7 @@ constexpr Foreign kForeign[] = {
      .flags = "--do-handshake-on-connect",
      .message = kNoTlsOption},
     {.name = "ssl_context", .value = true, .message = kNoTlsOption},
-    // gunicorn 24-26: control socket, ASGI worker options, HTTP/2, dirty arbiters, uWSGI.
-    {.name = "control_socket", .flags = "--control-socket", .value = true, .message = kNoControl},
+    // gunicorn 24-26: control socket options, ASGI worker options, HTTP/2, dirty arbiters, uWSGI.
     {.name = "control_socket_mode",
      .flags = "--control-socket-mode",
      .value = true,

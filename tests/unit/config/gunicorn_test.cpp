@@ -211,9 +211,9 @@ TEST(Gunicorn, ForeignKeysInTheYamlFile) {
 }
 
 TEST(Gunicorn, ForeignFlagsInTheEnvironmentVariable) {
-  LoadResult r = run({"hello:app"}, {{"CPPICORN_CMD_ARGS", "--spew --keyfile k.pem"}});
+  LoadResult r = run({"hello:app"}, {{"CPPICORN_CMD_ARGS", "--spew --daemon"}});
   EXPECT_TRUE(r.exit_now);
-  EXPECT_TRUE(r.error.starts_with("CPPICORN_CMD_ARGS: --keyfile: ")) << r.error;
+  EXPECT_TRUE(r.error.starts_with("CPPICORN_CMD_ARGS: --daemon: ")) << r.error;
 }
 
 TEST(Gunicorn, ImplementedSettings) {
