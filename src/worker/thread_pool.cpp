@@ -32,15 +32,14 @@ ThreadPool::~ThreadPool() {
 }
 
 bool ThreadPool::start(std::string* error) {
-  // Signals are the loop's: threads start with all of them blocked except the faults, so
-  // a kill() of the worker never runs a handler on a thread in the middle of an app call.
-  sigset_t all, old;
-  sigfillset(&all);
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP}) sigdelset(&all, sig);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
+  // Threads keep the loop thread's signal mask (the worker starts the pool once its
+  // handlers are in place and unblocked). They must not block signals: a process the app
+  // spawns from a pool thread (subprocess, multiprocessing's spawn and forkserver: vfork
+  // paths that skip ForkGuard's atfork handler) inherits the thread's mask, and with TERM
+  // blocked Pool.terminate() hangs. A signal that lands on a pool thread still reaches the
+  // loop: libevent's handlers are process-wide and only write to its signal pipe.
   threads_.reserve(static_cast<size_t>(count_));
   for (int i = 0; i < count_; ++i) threads_.emplace_back(&ThreadPool::thread_main, this, i);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return started_ == count_; });
   if (start_error_.empty()) return true;

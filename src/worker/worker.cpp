@@ -115,8 +115,8 @@ bool Worker::boot(int* exit_code) {
   return true;
 }
 
-// After boot (worker_start ran) and before the loop signals are unblocked, so pool threads
-// start with them blocked.
+// After boot (worker_start ran) and once the loop's signal handlers are in place: pool
+// threads inherit the loop thread's (empty) signal mask, see ThreadPool::start.
 bool Worker::start_executor(int* exit_code) {
   if (!config::uses_thread_pool(settings_)) {
     executor_ = std::make_unique<InlineExecutor>(slot_);
@@ -161,10 +161,6 @@ int Worker::run() {
   defer_ev_ = event_new(base_, -1, 0, on_defer, this);
   ready_ev_ = event_new(base_, -1, 0, on_ready, this);
   turnover_ev_ = event_new(base_, -1, 0, on_turnover, this);
-  if (!start_executor(&exit_code)) {
-    if (app_started_) app_->worker_stop();
-    return exit_code;
-  }
   sigset_t loop_signals;
   sigemptyset(&loop_signals);
   for (int sig : kLoopSignals) {
@@ -173,7 +169,12 @@ int Worker::run() {
     signal_events_.push_back(e);
     sigaddset(&loop_signals, sig);
   }
-  sigprocmask(SIG_UNBLOCK, &loop_signals, nullptr);  // any that came during boot run now
+  // Any that came during boot are handled once the loop runs.
+  sigprocmask(SIG_UNBLOCK, &loop_signals, nullptr);
+  if (!start_executor(&exit_code)) {
+    if (app_started_) app_->worker_stop();
+    return exit_code;
+  }
   tick_ = event_new(base_, -1, EV_PERSIST, on_tick, this);
   timeval one_second{1, 0};
   event_add(tick_, &one_second);

@@ -90,8 +90,10 @@ def test_requests_dropped_on_new_connections_are_failures(keepalive, reset):
         fake.close()
     print(f"\nfake drop-new (keepalive={keepalive}, reset={reset}): {load.summary()}, "
           f"server dropped {fake.dropped}, served {fake.served}")
-    assert len(load.failed) == fake.dropped  # every dropped request is counted, none hidden
-    assert load.ok == fake.served
+    # Every dropped request is counted, none hidden. The counts are read while the last
+    # exchanges may still be in flight on either side: at most one per client thread.
+    assert fake.dropped - 3 <= len(load.failed) <= fake.dropped
+    assert fake.served - 3 <= load.ok <= fake.served + 3
     assert load.reused_conn_closed == 0  # every drop was on a connection opened for it
     with pytest.raises(AssertionError):
         load.check()
