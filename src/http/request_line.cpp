@@ -135,13 +135,14 @@ Error parse_request_line(const char* p, const char* end, const Limits& limits, R
   std::string_view version(s, static_cast<size_t>(p - s));
   if (is_bare_cr(p)) return {400, "bare CR"};
   if (*p == '\n' && !permit_bare_lf) return {400, "bare LF"};
-  if (version == "HTTP/1.1") {
-    out.version_minor = 1;
-  } else if (version == "HTTP/1.0") {
+  // RFC 9110 2.5: with permit_unconventional_version a later 1.x is answered as the highest
+  // version we speak.
+  const bool later_1x = limits.permit_unconventional_version && version.size() == 8 &&
+                        version.substr(0, 7) == "HTTP/1." && chars::is_digit(version[7]);
+  if (version == "HTTP/1.0") {
     out.version_minor = 0;
-  } else if (limits.permit_unconventional_version && version.size() == 8 &&
-             version.substr(0, 7) == "HTTP/1." && chars::is_digit(version[7])) {
-    out.version_minor = 1;  // RFC 9110 2.5: a later 1.x is answered as the highest we speak
+  } else if (version == "HTTP/1.1" || later_1x) {
+    out.version_minor = 1;
   } else if (version.size() == 8 && version.substr(0, 5) == "HTTP/" &&
              chars::is_digit(version[5]) && version[6] == '.' && chars::is_digit(version[7])) {
     return {505, "HTTP version not supported"};
