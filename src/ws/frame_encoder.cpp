@@ -39,7 +39,7 @@ ClosePayload close_payload(uint16_t code, std::string_view reason) {
   if (n < reason.size()) {
     while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
   }
-  std::memcpy(c.bytes.data() + 2, reason.data(), n);
+  if (n > 0) std::memcpy(c.bytes.data() + 2, reason.data(), n);  // an empty view may be null
   c.size = static_cast<uint8_t>(2 + n);
   return c;
 }
