@@ -124,7 +124,7 @@ def test_failed_upgrade_keeps_old_master_serving(upgradable, tmp_path, broken):
     config.write_text("workers: 2\n")
     s.start("-c", str(config), "-p", s.pidfile, "--upgrade-timeout", "2", app="diag:app")
     old = s.proc.pid
-    old_workers = s.workers()
+    old_workers = s.wait_workers(2)
 
     def failing_upgrade():
         if broken == "exits":
@@ -175,7 +175,7 @@ def test_manual_upgrade_winch_then_term(upgradable, finish):
     s = upgradable
     s.start("-w", "2", "-p", s.pidfile, "--upgrade-manual", app="diag:app")
     old = s.proc.pid
-    old_workers = s.workers()
+    old_workers = s.wait_workers(2)
 
     def manual():
         replace_binary(s.binary, source=NEXT)
