@@ -1,6 +1,7 @@
 // ThreadPool (thread_pool.h): the gthread executor's queues, threads and wake-ups.
 #include "worker/thread_pool.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "worker/fork_guard.h"
@@ -74,6 +76,11 @@ void ThreadPool::submit(Task& task) {
 }
 
 void ThreadPool::thread_main(int index) {
+  // Named for top -H, ps -L and gdb (and the tests, which tell pool threads from others
+  // such as a sanitizer's): "cppicorn-t0", "cppicorn-t1", ... (at most 15 characters).
+  char name[16];
+  std::snprintf(name, sizeof name, "cppicorn-t%d", index);
+  pthread_setname_np(pthread_self(), name);
   std::string error;
   bool ok = !hooks_.start || hooks_.start(index, &error);
   {

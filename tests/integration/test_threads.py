@@ -45,8 +45,8 @@ def concurrent_gets(port, path, count, timeout=30):
 
 
 def threads_in(pid, syscall_names=("nanosleep", "clock_nanosleep")):
-    """How many of the process's threads sit in one of these syscalls (x86-64 numbers 35,
-    230), from /proc/PID/task/*/syscall."""
+    """How many of the worker's pool threads (named cppicorn-tN) sit in one of these syscalls
+    (x86-64 numbers 35, 230), from /proc/PID/task/*/syscall."""
     numbers = {"nanosleep": "35", "clock_nanosleep": "230"}
     wanted = {numbers[n] for n in syscall_names}
     count = 0
@@ -56,6 +56,9 @@ def threads_in(pid, syscall_names=("nanosleep", "clock_nanosleep")):
         return 0
     for tid in tasks:
         try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if not f.read().startswith("cppicorn-t"):
+                    continue  # not a pool thread (a sanitizer's own thread sleeps too)
             with open(f"/proc/{pid}/task/{tid}/syscall") as f:
                 if f.read().split()[0] in wanted:
                     count += 1
