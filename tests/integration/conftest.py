@@ -33,6 +33,14 @@ def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def recv_to_eof(sock):
+    """Everything the peer sends until it closes (a plain or an ssl socket)."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

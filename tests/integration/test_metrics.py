@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import free_port, recv_to_eof, wait_for
 from test_upgrade import NEXT, read_pid, replace_binary, upgradable  # noqa: F401
 
 
@@ -16,12 +16,7 @@ def scrape_text(port, path="/metrics", timeout=5):
     """One raw GET; returns (status, headers dict, body str)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
+        data = recv_to_eof(s)
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     status = int(lines[0].split()[1])

@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from conftest import wait_for
+from conftest import recv_to_eof, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
@@ -100,12 +100,7 @@ def tls_get(server, pki, path, ctx=None, session=None, port=None, timeout=10):
     raw = socket.create_connection(("127.0.0.1", port or server.port), timeout=timeout)
     with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_to_eof(s)
         head, _, body = data.partition(b"\r\n\r\n")
         info = {"version": s.version(), "cipher": s.cipher()[0], "reused": s.session_reused,
                 "session": s.session, "alpn": s.selected_alpn_protocol(),
