@@ -33,6 +33,23 @@ def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def in_sleep(pid):
+    """True while the process sits in a sleep syscall (the app's /sleep): /proc/PID/syscall
+    starts with the syscall number (35 nanosleep, 230 clock_nanosleep on x86-64)."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            first = f.read().split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError, PermissionError):
+        return False
+    if first in ("35", "230"):
+        return True
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return "nanosleep" in f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def recv_to_eof(sock):
     """Everything the peer sends until it closes (a plain or an ssl socket)."""
     data = b""

@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import exchange, wait_for
+from conftest import exchange, in_sleep, wait_for
 
 
 @pytest.fixture
@@ -119,7 +119,6 @@ def test_app_cannot_set_framing_headers(diag):
 def test_worker_start_hook_ran_in_every_worker(diag):
     """worker_start ran in each of the 2 workers: ask one worker (on its connection), then
     keep it busy in the app so that a new connection can only reach the other."""
-    from test_signals import in_sleep
     a = diag.connection()
     a.request("GET", "/pid")
     pid_a = int(a.getresponse().read())

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import RawReader, wait_for
+from conftest import RawReader, in_sleep, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -101,7 +101,7 @@ def test_term_sigkills_workers_still_busy_after_graceful_timeout(server):
     exits; not before the timeout (the request had its chance)."""
     server.start("-w", "1", "--graceful-timeout", "1", app="diag:app")
     (worker,) = server.wait_workers(1)
-    from test_signals import InFlight, in_sleep
+    from test_signals import InFlight
     req = InFlight(server.port, "/sleep?ms=60000")
     wait_for(lambda: in_sleep(worker), what="the request to be in the app")
     t0 = time.monotonic()

@@ -10,24 +10,7 @@ import time
 
 import pytest
 
-from conftest import free_port, wait_for
-
-
-def in_sleep(pid):
-    """True while the process sits in a sleep syscall (the app's /sleep): /proc/PID/syscall
-    starts with the syscall number (35 nanosleep, 230 clock_nanosleep on x86-64)."""
-    try:
-        with open(f"/proc/{pid}/syscall") as f:
-            first = f.read().split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError, PermissionError):
-        return False
-    if first in ("35", "230"):
-        return True
-    try:
-        with open(f"/proc/{pid}/wchan") as f:
-            return "nanosleep" in f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
+from conftest import free_port, in_sleep, wait_for
 
 
 class InFlight:

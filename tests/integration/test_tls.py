@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from conftest import recv_to_eof, wait_for
+from conftest import in_sleep, recv_to_eof, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
@@ -383,18 +383,16 @@ def test_session_resumes_on_another_worker(server, pki, version):
     pid = reply.split(b"\r\n\r\n")[1].strip()
     session = first.session
     assert session is not None and not first.session_reused
-    # Keep the first worker busy in the app on the same connection: new connections, and
-    # their resumed handshakes, can then only go to the other worker.
-    first.sendall(b"GET /sleep?ms=4000 HTTP/1.1\r\nHost: x\r\n\r\n")
-    seen = set()
-
-    def resumed_elsewhere():
-        _, body, info = tls_get(server, pki, "/pid", ctx=ctx, session=session)
-        assert info["reused"], "the ticket must resume"
-        seen.add(body.strip())
-        return body.strip() != pid
-
-    wait_for(resumed_elsewhere, timeout=10, interval=0.05, what="a resumption on another worker")
+    # Keep the first worker busy in the app on the same connection, and wait until the kernel
+    # shows it asleep there: a new connection, and its resumed handshake, can then only go to
+    # the other worker. (Polling without that wait raced: the first worker could accept a
+    # connection just before reading /sleep, hold it through the sleep, and then, idle and
+    # first in the kernel's queue of exclusive waiters, take every later one.)
+    first.sendall(b"GET /sleep?ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n")
+    wait_for(lambda: in_sleep(int(pid)), what="the first worker asleep in the app")
+    _, body, info = tls_get(server, pki, "/pid", ctx=ctx, session=session)
+    assert info["reused"], "the ticket must resume"
+    assert body.strip() != pid, "the resumed handshake must be served by the other worker"
     first.close()
 
 
