@@ -122,7 +122,13 @@ void Connection::stop_when_idle() {
 }
 
 void Connection::on_read(evutil_socket_t, short what, void* self) {
-  static_cast<Connection*>(self)->readable(what);
+  auto* c = static_cast<Connection*>(self);
+  if (c->in_executor_) {  // only loop-owned fields here: a pool thread owns the rest
+    event_del(&c->read_ev_);
+    c->read_parked_ = true;
+    return;
+  }
+  c->readable(what);
 }
 
 void Connection::on_write(evutil_socket_t, short what, void* self) {
@@ -271,9 +277,14 @@ void Connection::run_app() {
     respond_error(body_error_status_, body_error_reason_);
     return;
   }
-  if (worker_.threaded()) {  // handed over whole: the loop must not see this socket now
-    event_del(&read_ev_);
+  if (worker_.threaded()) {
+    // Handed over whole: the loop must not touch this connection until complete(). The read
+    // event stays registered: unregistering it now and again after the call cost two
+    // epoll_ctl per request (libevent turns even a del + add in one turn into an
+    // EPOLL_CTL_MOD). Should it fire meanwhile (a pipelined request, the peer closing, the
+    // keep-alive timer of a long call), on_read parks it instead, once.
     event_del(&write_ev_);
+    in_executor_ = true;
   }
   worker_.submit(*this);
 }
@@ -306,6 +317,11 @@ void Connection::run() {
 void Connection::ran_for(int64_t us) { worker_.slot().count_duration(us); }
 
 void Connection::complete() {
+  in_executor_ = false;
+  if (read_parked_) {  // fired while in the app: what arrived waits for request_done()
+    read_parked_ = false;
+    event_add(&read_ev_, nullptr);
+  }
   worker_.call_done();
   if (state_ == State::kClosed) return;
   if (!app_ok_) {

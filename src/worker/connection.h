@@ -161,6 +161,10 @@ class Connection final : public app::Exchange, public Task {
   State state_ = State::kClosed;
   bool stop_requested_ = false;
   bool deferred_ = false;  // waits in Worker::defer's queue
+  // Loop-owned, never touched by a pool thread: the call is on the executor (gthread), and
+  // the read event was unregistered because the socket turned readable meanwhile.
+  bool in_executor_ = false;
+  bool read_parked_ = false;
   uint64_t last_served_ = 0;
   bool app_ok_ = false;         // the app call succeeded (run() -> complete())
   bool stream_broken_ = false;  // a streamed body could not be finished: close
