@@ -108,9 +108,10 @@ class Server:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, *args, app="hello:app", bind=True, wait=True, env=None, cwd=None,
-              fds=None):
+              fds=None, split_stderr=False):
         """Starts the master. fds maps a descriptor number in the child to one of ours
-        ({3: sock.fileno()} hands over a listening socket as fd 3)."""
+        ({3: sock.fileno()} hands over a listening socket as fd 3). Its stdout and stderr go
+        to tmpdir/stdout.log, or with split_stderr stderr to tmpdir/stderr.log apart."""
         cmd = [self.binary]
         if bind:
             cmd += ["-b", f"127.0.0.1:{self.port}"]
@@ -128,7 +129,9 @@ class Server:
                 for target, source in fds.items():
                     os.dup2(source, target, inheritable=True)
             extra = {"preexec_fn": hand_over, "close_fds": False}
-        self.proc = subprocess.Popen(cmd, stdout=self.output, stderr=subprocess.STDOUT,
+        err = (open(os.path.join(self.tmpdir, "stderr.log"), "wb") if split_stderr
+               else subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=self.output, stderr=err,
                                      env=full_env, cwd=cwd or self.tmpdir, **extra)
         if wait:
             self.wait_serving()

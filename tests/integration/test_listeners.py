@@ -1,6 +1,7 @@
 """Listeners through the installed binary: a unix socket (served to curl, removed on exit, a
 stale file replaced), an inherited listening socket as fd://3, TCP_DEFER_ACCEPT
 (defer_accept), and how workers wait on the shared listeners (EPOLLEXCLUSIVE)."""
+import ctypes
 import json
 import os
 import signal
@@ -98,6 +99,8 @@ def ss_states(port, client_port):
 def test_defer_accept_holds_a_silent_connection_in_the_kernel(server):
     # 30 s: far longer than the test, so the kernel cannot give up waiting for data.
     server.start("--defer-accept", "30", "-w", "1")
+    with listening_socket_of(server.proc.pid, server.port) as listener:
+        assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) > 0
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         client_port = s.getsockname()[1]
         # Connected from the client's side, but the server's kernel keeps it half-open until
@@ -110,12 +113,38 @@ def test_defer_accept_holds_a_silent_connection_in_the_kernel(server):
     assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"Hello, World!\n")
 
 
+def listening_socket_of(pid, port):
+    """A copy (pidfd_getfd) of process pid's socket listening on TCP port: its options can
+    then be read with getsockopt, as the server set them."""
+    inode = None
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if int(parts[1].split(":")[1], 16) == port and parts[3] == "0A":  # LISTEN
+                inode = parts[9]
+    assert inode is not None, f"nothing listens on {port}"
+    target = next(int(fd) for fd in os.listdir(f"/proc/{pid}/fd")
+                  if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]")
+    pidfd = os.pidfd_open(pid)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.syscall(438, pidfd, target, 0)  # pidfd_getfd (x86-64)
+        assert fd >= 0, os.strerror(ctypes.get_errno())
+    finally:
+        os.close(pidfd)
+    return socket.socket(fileno=fd)
+
+
 def test_defer_accept_0_accepts_at_once(server):
     """--defer-accept 0: a silent connection is accepted by the worker at once (it holds the
     socket), not left in the kernel until data arrives."""
     from test_signals import holds_connection
     server.start("--defer-accept", "0", "-w", "1")
     (worker,) = server.wait_workers(1)
+    # The option itself is off on the socket (a defer of a few seconds would also end in an
+    # accept, just later).
+    with listening_socket_of(server.proc.pid, server.port) as listener:
+        assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) == 0
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         client_port = s.getsockname()[1]
         wait_for(lambda: ss_states(server.port, client_port) == ["ESTAB"],

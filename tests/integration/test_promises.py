@@ -216,12 +216,13 @@ def test_header_map(server, mode, expect):
 # -- logs ------------------------------------------------------------------------------------
 
 def test_access_logfile_dash_goes_to_stdout(server):
-    server.start("-w", "1", "--access-logfile", "-")
+    server.start("-w", "1", "--access-logfile", "-", split_stderr=True)
     assert server.request("GET", "/dash-check")[0] == 200
     stdout = os.path.join(server.tmpdir, "stdout.log")
     line = wait_for(lambda: next((x for x in open(stdout).read().splitlines()
                                   if "/dash-check" in x), None), what="the access line on stdout")
     assert '"GET /dash-check HTTP/1.1" 200' in line
+    assert "/dash-check" not in open(os.path.join(server.tmpdir, "stderr.log")).read()
     assert "/dash-check" not in server.log()  # not in the error log
 
 
