@@ -388,6 +388,7 @@ void Arbiter::tick() {
   // Fallback for kernels without pidfds: notice the old master's exit on the tick.
   if (old_master_ != 0 && getppid() != old_master_) old_master_gone();
   murder_workers();
+  publish_fair_share();
   if (stopping_) {
     int64_t left = stop_deadline_ms_ - monotonic_ms();
     if (left <= 0) {

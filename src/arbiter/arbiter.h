@@ -93,6 +93,7 @@ class Arbiter {
   void reap_workers();
   void worker_exited(pid_t pid, const WorkerRecord& w, int status);
   void check_booted();
+  void publish_fair_share();
   void murder_workers();
   void kill_all(int sig);
   bool pool_healthy() const;

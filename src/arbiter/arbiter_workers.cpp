@@ -290,6 +290,25 @@ void Arbiter::murder_workers() {
   }
 }
 
+// Each serving worker learns the mean of their open connections (see Worker::over_share):
+// sync workers accept whoever comes first, so keep-alive clients can pile up on one of them
+// while a sibling idles, and only a reconnect through the shared listen queue moves them.
+void Arbiter::publish_fair_share() {
+  int64_t open = 0;
+  int serving = 0;
+  for (const auto& [pid, w] : workers_) {
+    if (!w.booted || w.retiring) continue;
+    const ScoreboardSlot& slot = scoreboard_[w.slot];
+    for (const auto& c : slot.conns) open += c.load(std::memory_order_relaxed);
+    ++serving;
+  }
+  if (serving == 0) return;
+  auto share = static_cast<int32_t>((open + serving - 1) / serving);
+  for (const auto& [pid, w] : workers_) {
+    if (w.booted && !w.retiring) scoreboard_[w.slot].fair_share = share;
+  }
+}
+
 void Arbiter::kill_all(int sig) {
   for (auto& [pid, w] : workers_) {
     if (sig == SIGTERM && !w.retiring) {

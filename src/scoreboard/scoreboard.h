@@ -67,6 +67,9 @@ struct alignas(64) ScoreboardSlot {
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> bytes_out{0};
   std::atomic<int32_t> conns[kConnStates] = {};  // open connections by state
+  // Written by the master every second: the serving workers' mean open connections, rounded
+  // up (0 until known). A saturated sync worker holding more than this lets clients go.
+  std::atomic<int32_t> fair_share{0};
 
   void set_request(std::string_view line);
   void count_response(int status) {

@@ -272,7 +272,7 @@ void Connection::run_app() {
   reset_response();
   const config::Settings& s = worker_.settings();
   keep_alive_ = request_.keep_alive && s.keepalive > 0 && !stop_requested_ && !worker_.stopping() &&
-                !worker_.last_request();
+                !worker_.last_request() && !worker_.over_share();
   if (body_failed_) {  // a malformed or oversized chunked body found before the app ran
     respond_error(body_error_status_, body_error_reason_);
     return;

@@ -79,6 +79,16 @@ class Worker {
   bool last_request() const {
     return max_requests_ > 0 && requests_ + in_flight_ + 1 >= max_requests_;
   }
+  // sync: this worker holds more connections than its share (the master's mean) while
+  // other requests wait for it, so the response about to start lets its client go
+  // (Connection: close): the client reconnects through the listen queue that every worker
+  // shares, to whichever is free first. gthread admits clients by free threads instead.
+  bool over_share() const {
+    if (pool_ != nullptr) return false;
+    int32_t share = slot_.fair_share.load(std::memory_order_relaxed);
+    return share > 0 && open_ > static_cast<size_t>(share) + 1 &&
+           (starting_.size() > 1 || !ready_.empty());
+  }
   void request_done();
   void connection_closed(Connection* c);
   // App calls run on a thread pool (a connection is handed over whole for the call).

@@ -363,6 +363,49 @@ def test_keepalive_clients_each_get_their_share(server, threads):
     assert min(counts) >= 240 // clients * 2 // 3, counts
 
 
+def test_sync_workers_even_out_keepalive_clients(server):
+    """Keep-alive clients that all landed on one sync worker spread to its idle sibling: a
+    worker holding more than its share while requests wait lets clients go (Connection:
+    close), and they reconnect through the shared listen queue."""
+    server.start("-w", "2", "--keep-alive", "30", app="diag:app")
+    a, b = sorted(server.wait_workers(2))
+    os.kill(b, signal.SIGSTOP)  # every client connects while b cannot accept: all land on a
+    try:
+        conns = [server.connection(timeout=30) for _ in range(12)]
+        for c in conns:
+            c.request("GET", "/pid")
+            assert c.getresponse().read().strip() == str(a).encode()
+    finally:
+        os.kill(b, signal.SIGCONT)
+    seen, errors, done = set(), [], threading.Event()
+
+    def load(conn):
+        try:
+            while not done.is_set():
+                for path in ("/sleep?ms=20", "/pid"):
+                    conn.request("GET", path)  # reconnects by itself after a close
+                    resp = conn.getresponse()
+                    body = resp.read()
+                    assert resp.status == 200, resp.status
+                    if path == "/pid":
+                        seen.add(int(body))
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=load, args=(c,)) for c in conns]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: b in seen or errors, 30, what="a client moved to the idle worker")
+    finally:
+        done.set()
+        for t in threads:
+            t.join(30)
+    assert errors == [] and seen == {a, b}, (errors, seen)
+
+
 # -- WSGI on threads ------------------------------------------------------------------------------
 
 def test_wsgi_calls_meet_at_a_barrier_on_named_threads(server):
