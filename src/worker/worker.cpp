@@ -220,8 +220,10 @@ void Worker::accept_ready(int listen_fd) {
     if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR) {
       spdlog::error("accept: {}", strerror(errno));
     }
+    accept_more_fd_ = -1;
     return;
   }
+  accept_more_fd_ = listen_fd;
   ScoreboardSlot::bump(slot_.accepted);
   Connection* c;
   if (!free_.empty()) {

@@ -86,9 +86,10 @@ class Worker {
   bool over_share() const {
     if (pool_ != nullptr) return false;
     int32_t share = slot_.fair_share.load(std::memory_order_relaxed);
-    return share > 0 && open_ > static_cast<size_t>(share) + 1 &&
-           (starting_.size() > 1 || !ready_.empty());
+    return share > 0 && open_ > static_cast<size_t>(share) + 1 && saturated();
   }
+  // Requests wait for this worker: this turn of the loop had more than one, or more came.
+  bool saturated() const { return starting_.size() > 1 || !ready_.empty(); }
   void request_done();
   void connection_closed(Connection* c);
   // App calls run on a thread pool (a connection is handed over whole for the call).
@@ -102,7 +103,11 @@ class Worker {
   }
   void call_done() {
     --in_flight_;
-    if (pool_ != nullptr) turn_over();
+    if (pool_ != nullptr) {
+      turn_over();
+    } else if (accept_more_fd_ >= 0 && accepting_ && saturated()) {
+      accept_ready(accept_more_fd_);  // sync: see accept_more_fd_
+    }
   }
   // A connection with a complete request joins this poll's batch: once the loop has run
   // every I/O callback of the poll, the batch goes to the executor, least recently served
@@ -149,6 +154,11 @@ class Worker {
   std::vector<event*> signal_events_;
   event* tick_ = nullptr;
   bool accepting_ = false;
+  // sync: the listener the last accept came from, while it may have more (-1 once accept4
+  // found it empty). A saturated sync worker takes one more after each call, so a client
+  // waiting in the listen queue is admitted at the rate requests are served, not one per
+  // turn of the loop (a turn serves every ready connection: seconds, under overload).
+  int accept_more_fd_ = -1;
   bool stopping_ = false;
   bool app_started_ = false;
   uint64_t requests_ = 0;
