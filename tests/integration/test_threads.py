@@ -363,6 +363,54 @@ def test_keepalive_clients_each_get_their_share(server, threads):
     assert min(counts) >= 240 // clients * 2 // 3, counts
 
 
+def test_saturated_sync_worker_admits_waiting_clients_as_it_serves(server):
+    """Clients queued in the listen backlog of a saturated sync worker are admitted one per
+    request served, not one per turn of the loop (a turn serves every ready connection): 8
+    newcomers are all answered while the 8 busy keep-alive clients make a few requests each,
+    not one newcomer per round of theirs."""
+    server.start("-w", "1", "--keep-alive", "30", app="diag:app")
+    counts, errors, done = [0] * 8, [], threading.Event()
+    lock = threading.Lock()
+
+    def busy(i):
+        conn = server.connection(timeout=30)
+        try:
+            while not done.is_set():
+                conn.request("GET", "/sleep?ms=20")
+                resp = conn.getresponse()
+                resp.read()
+                with lock:
+                    counts[i] += 1
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=busy, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: min(counts) >= 3, what="the busy clients served in rounds")
+        newcomers = [socket.create_connection(("127.0.0.1", server.port), timeout=30)
+                     for _ in range(8)]
+        with lock:
+            before = list(counts)
+        for s in newcomers:
+            s.sendall(b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        for s in newcomers:
+            assert RawReader(s).read_response().status == 200
+            s.close()
+        with lock:
+            rounds = max(c - b for c, b in zip(counts, before))
+    finally:
+        done.set()
+        for t in threads:
+            t.join(30)
+    assert errors == []
+    # One newcomer per round would take 8 rounds; one per call, about one.
+    assert rounds <= 4, f"the busy clients made up to {rounds} requests meanwhile"
+
+
 def test_sync_workers_even_out_keepalive_clients(server):
     """Keep-alive clients that all landed on one sync worker spread to its idle sibling: a
     worker holding more than its share while requests wait lets clients go (Connection:
