@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/parser.h"
 
@@ -31,6 +32,8 @@ class Exchange {
   virtual std::string_view tls_var(std::string_view /*name*/) const { return {}; }
   // -1 when the body cannot be read (the connection then closes), 0 at its end.
   virtual int64_t read_body(void* buf, size_t len) = 0;
+  // Every byte of the body was received and handed to read_body (ASGI's more_body).
+  virtual bool body_complete() const { return false; }
   virtual void set_status(int status) = 0;
   // The status line's phrase instead of the registry's ("299 Custom Reason"); false (and
   // nothing changed) when it holds CR, LF or another CTL. Empty: the registry's again.
@@ -44,6 +47,36 @@ class Exchange {
   // response carries it even though no body is given.
   virtual void set_content_length(uint64_t length) = 0;
   virtual int send_file(int fd, int64_t offset, int64_t len) = 0;
+};
+
+// One request handed to an app that runs many at once on its own event loop (ASGI).
+class Call {
+ public:
+  virtual Exchange& exchange() = 0;
+
+ protected:
+  ~Call() = default;
+};
+
+// The worker's side of such an app's loop, which runs on a thread of its own (App::run_loop).
+// Calls arrive through take(), announced by wake_fd() becoming readable; each goes back with
+// done(), after which the app must not touch it: the worker owns the connection again.
+class CallQueue {
+ public:
+  // Readable (an eventfd) when calls wait or the worker stops.
+  virtual int wake_fd() const = 0;
+  // The app's thread: appends the calls that arrived to *calls; false once the worker stops
+  // (no call comes after that, and none is in flight).
+  virtual bool take(std::vector<Call*>* calls) = 0;
+  // The app's thread: the call is over. ok: its response is in the Exchange (streamed, or
+  // buffered for the worker to write); false: it failed (500 if nothing was sent yet).
+  virtual void done(Call& call, bool ok) = 0;
+  // The app's thread, once, before any take(): the loop serves (lifespan startup passed),
+  // or it failed with error (the worker exits 4).
+  virtual void started(bool ok, const std::string& error) = 0;
+
+ protected:
+  ~CallQueue() = default;
 };
 
 // A loaded application.
@@ -64,6 +97,11 @@ class App {
   // worker stops, before worker_stop.
   virtual bool thread_start(int index, std::string* error) = 0;
   virtual void thread_stop() = 0;
+  // Whether the app runs its calls on its own event loop (ASGI) instead of handle(). The
+  // worker then runs run_loop on a thread of its own, after worker_start and before serving;
+  // run_loop returns once queue.take() said stop and the app shut down (before worker_stop).
+  virtual bool has_loop() const { return false; }
+  virtual void run_loop(CallQueue& /*queue*/) {}
 };
 
 // Loads the app named by settings.app ("module:symbol"), looking for module.so in

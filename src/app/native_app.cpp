@@ -113,6 +113,9 @@ std::unique_ptr<App> load_python(const config::Settings& settings, std::string_v
   spec.sys_path = settings.pythonpath;
   spec.sys_path.push_back(dir);
   spec.root_path = settings.root_path;
+  spec.asgi = config::uses_asgi(settings);
+  spec.asgi_loop = settings.asgi_loop;
+  spec.asgi_lifespan = settings.asgi_lifespan;
   std::string cwd = std::filesystem::current_path().string();
   if (cwd != dir) spec.sys_path.push_back(cwd);
   return load_wsgi(spec, error);

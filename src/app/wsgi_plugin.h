@@ -13,18 +13,21 @@
 namespace cppicorn::app {
 
 // Bump when WsgiSpec, App or Exchange change shape.
-constexpr int kWsgiAbi = 2;
+constexpr int kWsgiAbi = 3;
 
 // What the plugin needs to load a Python app.
 struct WsgiSpec {
-  int abi = kWsgiAbi;                 // first, so any plugin can check it
-  const char* version = nullptr;      // the server's CPPICORN_VERSION
-  std::string app;                    // "myapp:app", for messages
-  std::string module;                 // "myapp" or "package.module"
-  std::string callable;               // "app", or 'create_app(x="y")' for a factory to call
-  std::vector<std::string> sys_path;  // prepended to sys.path, in this order
-  int threads = 1;                    // calls in flight per worker (wsgi.multithread)
-  std::string root_path;              // SCRIPT_NAME (--root-path); empty: $SCRIPT_NAME
+  int abi = kWsgiAbi;                  // first, so any plugin can check it
+  const char* version = nullptr;       // the server's CPPICORN_VERSION
+  std::string app;                     // "myapp:app", for messages
+  std::string module;                  // "myapp" or "package.module"
+  std::string callable;                // "app", or 'create_app(x="y")' for a factory to call
+  std::vector<std::string> sys_path;   // prepended to sys.path, in this order
+  int threads = 1;                     // calls in flight per worker (wsgi.multithread)
+  std::string root_path;               // SCRIPT_NAME (--root-path); empty: $SCRIPT_NAME
+  bool asgi = false;                   // -k asgi: an ASGI 3 app on an asyncio loop
+  std::string asgi_loop = "auto";      // auto, asyncio or uvloop
+  std::string asgi_lifespan = "auto";  // auto, on or off
 };
 
 // The plugin's factory: initialises CPython (once per process), imports the module and

@@ -119,7 +119,10 @@ int Arbiter::run() {
   for (const net::Listener& l : listeners_) {
     spdlog::info("Listening at: {} ({})", l.url, getpid());
   }
-  if (config::uses_thread_pool(settings_)) {
+  if (config::uses_asgi(settings_)) {
+    spdlog::info("Using worker: asgi (asyncio loop: {}, lifespan: {})", settings_.asgi_loop,
+                 settings_.asgi_lifespan);
+  } else if (config::uses_thread_pool(settings_)) {
     spdlog::info("Using worker: gthread with {} threads", settings_.threads);
   } else {
     spdlog::info("Using worker: {}", settings_.worker_class);

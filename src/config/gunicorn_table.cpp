@@ -34,8 +34,6 @@ constexpr std::string_view kNoControl =
     "has no effect: cppicorn's control socket is control_socket (mode 0600, 0660 with "
     "control_group; 'none' turns it off)";
 constexpr std::string_view kNoHttp2 = "has no effect: cppicorn speaks HTTP/1.1 only";
-constexpr std::string_view kNoAsgiYet =
-    "has no effect: this build has no asgi worker class (see --worker-class)";
 
 constexpr Foreign kForeign[] = {
     // Debugging.
@@ -126,14 +124,12 @@ constexpr Foreign kForeign[] = {
      .flags = "--do-handshake-on-connect",
      .message = kNoTlsOption},
     {.name = "ssl_context", .value = true, .message = kNoTlsOption},
-    // gunicorn 24-26: control socket options, ASGI worker options, HTTP/2, dirty arbiters, uWSGI.
+    // gunicorn 24-26: control socket options, HTTP/2, dirty arbiters, uWSGI.
     {.name = "control_socket_mode",
      .flags = "--control-socket-mode",
      .value = true,
      .message = kNoControl},
     {.name = "control_socket_disable", .flags = "--no-control-socket", .message = kNoControl},
-    {.name = "asgi_loop", .flags = "--asgi-loop", .value = true, .message = kNoAsgiYet},
-    {.name = "asgi_lifespan", .flags = "--asgi-lifespan", .value = true, .message = kNoAsgiYet},
     {.name = "http_protocols",
      .flags = "--http-protocols",
      .value = true,

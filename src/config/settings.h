@@ -30,9 +30,11 @@ struct Settings {
   double keepalive = 2;
   int max_requests = 0;  // 0: never recycle
   int max_requests_jitter = 0;
-  int worker_connections = 1000;      // per-worker cap on open connections
-  std::string worker_class = "sync";  // sync or gthread (asgi: not yet)
-  int threads = 1;                    // app calls in flight per worker; > 1 runs gthread
+  int worker_connections = 1000;       // per-worker cap on open connections
+  std::string worker_class = "sync";   // sync, gthread or asgi
+  int threads = 1;                     // app calls in flight per worker; > 1 runs gthread
+  std::string asgi_loop = "auto";      // auto (uvloop when installed), asyncio or uvloop
+  std::string asgi_lifespan = "auto";  // auto, on or off
   // Security / HTTP limits.
   int limit_request_line = 4094;
   int limit_request_fields = 100;
@@ -130,7 +132,9 @@ constexpr size_t limit_cap(int64_t value) {
 
 // Whether workers run app calls on a pool of threads (gthread, or sync with threads > 1, as
 // gunicorn does) rather than inline on the loop thread. One thread is always inline.
-inline bool uses_thread_pool(const Settings& s) { return s.threads > 1; }
+// The asgi class runs every call on one asyncio loop and ignores threads, as gunicorn's.
+inline bool uses_asgi(const Settings& s) { return s.worker_class == "asgi"; }
+inline bool uses_thread_pool(const Settings& s) { return s.threads > 1 && !uses_asgi(s); }
 
 // The man-page fragment (roff) describing every setting, for man/cppicorn.1.
 std::string settings_roff();

@@ -87,8 +87,9 @@ const Setting kTable[] = {
      .section = kApplication,
      .meta = "PATH",
      .doc = "The path the application is mounted at behind a proxy: SCRIPT_NAME of a WSGI "
-            "app, cut off the front of PATH_INFO when a request path starts with it. "
-            "Without it, the SCRIPT_NAME environment variable counts, as for gunicorn."},
+            "app (root_path of an ASGI app), cut off the front of PATH_INFO (the scope's "
+            "path) when a request path starts with it. Without it, the SCRIPT_NAME "
+            "environment variable counts, as for gunicorn."},
 
     // Server socket.
     {.name = "bind",
@@ -159,10 +160,31 @@ const Setting kTable[] = {
      .section = kWorkers,
      .meta = "CLASS",
      .doc = "How a worker runs application calls: sync (one at a time, inline on the worker's "
-            "event loop) or gthread (up to --threads at once, on a fixed pool of threads; the "
-            "loop still does all socket I/O). As in gunicorn, sync with threads above 1 runs "
-            "gthread, and gthread with 1 thread runs inline as sync.",
+            "event loop), gthread (up to --threads at once, on a fixed pool of threads; the "
+            "loop still does all socket I/O) or asgi (an ASGI 3 Python app: every call a task "
+            "on one asyncio loop per worker, up to --worker-connections in flight; threads "
+            "is ignored). As in gunicorn, sync with threads above 1 runs gthread, and gthread "
+            "with 1 thread runs inline as sync. uvicorn's and gunicorn's ASGI worker class "
+            "names mean asgi.",
      .check = check_worker_class},
+    {.name = "asgi_loop",
+     .flags = "--asgi-loop",
+     .field = &Settings::asgi_loop,
+     .section = kWorkers,
+     .meta = "LOOP",
+     .doc = "The asyncio event loop of an asgi worker: auto (uvloop when it is installed, "
+            "else asyncio's own), asyncio, or uvloop (boot fails when it is missing).",
+     .check = check_asgi_loop},
+    {.name = "asgi_lifespan",
+     .flags = "--asgi-lifespan",
+     .field = &Settings::asgi_lifespan,
+     .section = kWorkers,
+     .meta = "MODE",
+     .doc = "The ASGI lifespan protocol in an asgi worker: startup runs before the worker "
+            "accepts, shutdown after it drained. auto runs it and goes on without it when the "
+            "app raises on the lifespan scope; on requires it; off never sends it. A failed "
+            "startup stops the server (exit code 4) with the app's message.",
+     .check = check_asgi_lifespan},
     {.name = "threads",
      .flags = "--threads",
      .field = &Settings::threads,

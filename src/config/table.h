@@ -101,6 +101,8 @@ std::string check_cert_reqs(std::string& v);
 std::string check_tls_version(std::string& v);
 std::string check_env(std::string& v);             // KEY=VALUE
 std::string check_proxy_protocol(std::string& v);  // off/false, v1, v2, auto/true
+std::string check_asgi_loop(std::string& v);       // auto, asyncio, uvloop
+std::string check_asgi_lifespan(std::string& v);   // auto, on, off
 // gunicorn's worker class names (and uvicorn's UvicornWorker) to sync, gthread or asgi;
 // gevent, eventlet and tornado get a message naming the class to use instead.
 std::string check_worker_class(std::string& v);

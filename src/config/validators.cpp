@@ -202,10 +202,6 @@ std::string check_worker_class(std::string& v) {
                                                 "gunicorn.workers.gtornado.TornadoWorker"};
   for (auto [alias, name] : kAliases) {
     if (v == alias) {
-      if (name == "asgi") {
-        return "'asgi' is not in this build yet ('" + v +
-               "' is the asgi worker, which comes with its own issue): use sync or gthread";
-      }
       v = name;
       return "";
     }
@@ -235,6 +231,28 @@ std::string check_env(std::string& v) {
 }  // namespace cppicorn::config
 
 namespace cppicorn::config {
+
+// One of a few lower-case words (asgi_loop, asgi_lifespan).
+std::string check_choice(std::string& v, std::initializer_list<std::string_view> choices) {
+  std::string lower = v;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string names;
+  for (std::string_view c : choices) {
+    if (lower == c) {
+      v = lower;
+      return "";
+    }
+    names += (names.empty() ? "" : ", ") + std::string(c);
+  }
+  return "expected " + names + ", got '" + v + "'";
+}
+
+std::string check_asgi_loop(std::string& v) {
+  return check_choice(v, {"auto", "asyncio", "uvloop"});
+}
+
+std::string check_asgi_lifespan(std::string& v) { return check_choice(v, {"auto", "on", "off"}); }
 
 std::string check_proxy_protocol(std::string& v) {
   std::string lower = v;

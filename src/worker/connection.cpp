@@ -270,6 +270,7 @@ void Connection::run_app() {
   enter(State::kInApp);
   last_served_ = worker_.next_serial();
   reset_response();
+  stream_broken_ = false;
   const config::Settings& s = worker_.settings();
   keep_alive_ = request_.keep_alive && s.keepalive > 0 && !stop_requested_ && !worker_.stopping() &&
                 !worker_.last_request() && !worker_.over_share();
@@ -292,15 +293,20 @@ void Connection::run_app() {
 // On the executor's thread, which owns the connection until complete(): no libevent, no
 // Worker state, only this connection's socket and buffers.
 void Connection::run() {
-  app_ok_ = false;
-  stream_broken_ = false;
+  bool ok = false;
   try {
-    app_ok_ = worker_.app().handle(*this);
+    ok = worker_.app().handle(*this);
   } catch (const std::exception& e) {
     spdlog::error("Error handling request {}: {}", request_line(request_), e.what());
   } catch (...) {
     spdlog::error("Error handling request {}: unknown exception", request_line(request_));
   }
+  end_call(ok);
+}
+
+// On the executor's thread, right after the app's call (run(), or an ASGI app's loop).
+void Connection::end_call(bool ok) {
+  app_ok_ = ok;
   if (!app_ok_ || !streaming_) return;
   // A streamed body ends on the thread that streamed it, so the loop never blocks on a write.
   const bool has_body = request_.method != "HEAD" && http::status_allows_body(status_);

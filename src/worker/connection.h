@@ -60,9 +60,13 @@ class Connection final : public app::Exchange, public Task {
 
   // Task: the app call on the executor's thread, then the response on the loop.
   void run() override;
+  void end_call(bool ok) override;
   void complete() override;
   void ran_for(int64_t us) override;
   std::string_view what() const override { return request_line(request_); }
+
+  // app::Call (an ASGI app's loop sees the connection as the Exchange of its call).
+  app::Exchange& exchange() override { return *this; }
 
   // app::Exchange
   const http::Request& request() const override { return request_; }
@@ -73,6 +77,7 @@ class Connection final : public app::Exchange, public Task {
   std::string_view url_scheme() const override;
   std::string_view tls_var(std::string_view name) const override;
   int64_t read_body(void* buf, size_t len) override;
+  bool body_complete() const override { return body_done_ && body_read_ == body_end_; }
   void set_status(int status) override { status_ = status; }
   bool set_reason(std::string_view reason) override;
   void add_header(std::string_view name, std::string_view value) override;

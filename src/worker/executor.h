@@ -5,20 +5,27 @@
 //   sync:    InlineExecutor, the call runs right here on the loop thread (no queue, no
 //            wake-up, no extra syscall or allocation: exactly the pre-executor path).
 //   gthread: ThreadPool (thread_pool.h), a fixed pool of threads fed from the loop.
+//   asgi:    AsgiExecutor (asgi_executor.h), one thread running the app's asyncio loop,
+//            with many calls in flight on it; a call ends when its response is complete.
 #pragma once
 
+#include <string>
 #include <string_view>
 
+#include "app/app.h"
 #include "scoreboard/scoreboard.h"
 
 namespace cppicorn::worker {
 
 // One application call handed to an executor. Between submit() and complete() the task (the
 // Connection) belongs to the executor's thread alone; the loop does not touch it.
-class Task {
+class Task : public app::Call {
  public:
   // The app call, on the executor's thread. May block (body reads, streamed writes).
   virtual void run() = 0;
+  // The end of a call an app with its own loop made (instead of run()), on its thread: what
+  // run() does after the app returned (the streamed body's last chunk).
+  virtual void end_call(bool /*ok*/) {}
   // How long run() took, on the executor's thread right after it (the request-duration
   // histogram; the executor's own clock reads, so measuring costs nothing more).
   virtual void ran_for(int64_t /*us*/) {}
@@ -33,6 +40,7 @@ class Task {
 
  private:
   friend class ThreadPool;
+  friend class Completions;
   Task* next_ = nullptr;  // intrusive queue link: queueing a task never allocates
 };
 
@@ -41,6 +49,11 @@ class Executor {
   virtual ~Executor() = default;
   // Loop thread: runs task.run() somewhere, then task.complete() on the loop thread.
   virtual void submit(Task& task) = 0;
+  // Calls that can run at once (the worker accepts only while one more could start).
+  virtual int capacity() const { return 1; }
+  // When the oldest call now running began (monotonic ms; 0 when none, or when calls have
+  // no time limit) and, in *what, what it is. Any thread.
+  virtual int64_t oldest(std::string* /*what*/) const { return 0; }
 };
 
 // sync: the call runs inline on the loop thread, stamped in the worker's scoreboard slot so

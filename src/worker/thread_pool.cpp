@@ -3,16 +3,10 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <spdlog/spdlog.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
-
-#include "worker/fork_guard.h"
 
 namespace cppicorn::worker {
 
@@ -20,18 +14,9 @@ ThreadPool::ThreadPool(event_base* base, int threads, Hooks hooks)
     : count_(std::max(threads, 1)),
       hooks_(std::move(hooks)),
       stamps_(new Stamp[static_cast<size_t>(count_)]),
-      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  if (!wake_fd_) throw std::runtime_error(std::string("eventfd: ") + strerror(errno));
-  ForkGuard::add(wake_fd_.get());  // a child the app forks does not keep it
-  wake_ev_ = event_new(base, wake_fd_.get(), EV_READ | EV_PERSIST, on_wake, this);
-  event_add(wake_ev_, nullptr);
-}
+      done_(base) {}
 
-ThreadPool::~ThreadPool() {
-  stop();
-  if (wake_ev_ != nullptr) event_free(wake_ev_);
-  ForkGuard::remove(wake_fd_.get());
-}
+ThreadPool::~ThreadPool() { stop(); }
 
 bool ThreadPool::start(std::string* error) {
   // Threads keep the loop thread's signal mask (the worker starts the pool once its
@@ -110,53 +95,9 @@ void ThreadPool::thread_main(int index) {
     task->run();
     stamp.started_ms.store(0, std::memory_order_relaxed);
     task->ran_for(monotonic_us() - begin_us);
-    finished(*task);
+    done_.push(*task);
   }
   if (ok && hooks_.stop) hooks_.stop();
-}
-
-void ThreadPool::finished(Task& task) {
-  task.next_ = nullptr;
-  bool was_empty;
-  {
-    std::lock_guard lock(done_mu_);
-    was_empty = done_head_ == nullptr;
-    if (done_tail_ != nullptr) {
-      done_tail_->next_ = &task;
-    } else {
-      done_head_ = &task;
-    }
-    done_tail_ = &task;
-  }
-  // Only the first completion since the loop's last drain wakes it: the loop reads the
-  // eventfd before it takes the queue, so nothing pushed after that can be missed.
-  if (was_empty) {
-    uint64_t one = 1;
-    while (::write(wake_fd_.get(), &one, sizeof one) < 0 && errno == EINTR) {
-    }
-  }
-}
-
-void ThreadPool::on_wake(evutil_socket_t, short, void* self) {
-  static_cast<ThreadPool*>(self)->drain();
-}
-
-void ThreadPool::drain() {
-  uint64_t count;
-  if (::read(wake_fd_.get(), &count, sizeof count) < 0 && errno != EAGAIN) {
-    spdlog::error("thread pool wake-up: {}", strerror(errno));
-  }
-  Task* task;
-  {
-    std::lock_guard lock(done_mu_);
-    task = done_head_;
-    done_head_ = done_tail_ = nullptr;
-  }
-  while (task != nullptr) {
-    Task* next = task->next_;  // complete() may hand the task over again
-    task->complete();
-    task = next;
-  }
 }
 
 int64_t ThreadPool::oldest(std::string* what) const {

@@ -2,9 +2,8 @@
 // a worker whose libevent loop stays the only thread that polls.
 //
 //   loop:   submit(task) -> ready queue (mutex + condvar) -> a free thread runs task.run()
-//   thread: task.run() -> done queue; the eventfd is written only when that queue was empty,
-//           so a burst of completions costs the loop one wake-up
-//   loop:   eventfd readable -> drain the done queue -> task.complete() for each, in order
+//   thread: task.run() -> Completions (completions.h): the loop wakes once per burst
+//   loop:   task.complete() for each, in order
 //
 // Pool threads make no libevent calls (so libevent needs no locking), block every signal
 // (the loop takes them), and each stamps when its current call began, so the worker can
@@ -23,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "util/unique_fd.h"
+#include "worker/completions.h"
 #include "worker/executor.h"
 
 namespace cppicorn::worker {
@@ -52,10 +51,8 @@ class ThreadPool final : public Executor {
 
   // Loop thread.
   void submit(Task& task) override;
-  int size() const { return static_cast<int>(threads_.size()); }
-  // When the oldest call now running began (monotonic ms; 0 when none runs) and, in *what,
-  // what it is. Any thread.
-  int64_t oldest(std::string* what) const;
+  int capacity() const override { return static_cast<int>(threads_.size()); }
+  int64_t oldest(std::string* what) const override;
 
  private:
   // Per thread: the current call, written under mu_ when the thread takes a task.
@@ -65,9 +62,6 @@ class ThreadPool final : public Executor {
   };
 
   void thread_main(int index);
-  void finished(Task& task);
-  static void on_wake(evutil_socket_t fd, short what, void* self);
-  void drain();
 
   const int count_;
   Hooks hooks_;
@@ -80,12 +74,7 @@ class ThreadPool final : public Executor {
   std::string start_error_;
   std::unique_ptr<Stamp[]> stamps_;
 
-  std::mutex done_mu_;
-  Task* done_head_ = nullptr;
-  Task* done_tail_ = nullptr;
-
-  UniqueFd wake_fd_;  // eventfd: completions are waiting
-  event* wake_ev_ = nullptr;
+  Completions done_;
   std::vector<std::thread> threads_;
 };
 

@@ -13,6 +13,7 @@
 
 #include "log/log.h"
 #include "util/proctitle.h"
+#include "worker/asgi_executor.h"
 #include "worker/connection.h"
 #include "worker/fork_guard.h"
 #include "worker/privileges.h"
@@ -98,6 +99,21 @@ bool Worker::boot(int* exit_code) {
     *exit_code = kExitAppLoadError;
     return false;
   }
+  if (config::uses_asgi(settings_) != app_->has_loop()) {
+    if (app_->has_loop()) {
+      spdlog::error(
+          "cannot run app '{}': it is an ASGI (async) app; run it with -k asgi "
+          "(worker_class: asgi)",
+          settings_.app);
+    } else {
+      spdlog::error(
+          "cannot run app '{}' with -k asgi: it is not an ASGI app (the asgi worker "
+          "class serves Python ASGI 3 callables; use sync or gthread)",
+          settings_.app);
+    }
+    *exit_code = kExitAppLoadError;
+    return false;
+  }
   if (!app_->worker_start(&error)) {
     spdlog::error("App failed to start in worker {}: {}", getpid(), error);
     *exit_code = kExitAppLoadError;
@@ -118,6 +134,18 @@ bool Worker::boot(int* exit_code) {
 // After boot (worker_start ran) and once the loop's signal handlers are in place: pool
 // threads inherit the loop thread's (empty) signal mask, see ThreadPool::start.
 bool Worker::start_executor(int* exit_code) {
+  if (config::uses_asgi(settings_)) {
+    auto loop = std::make_unique<AsgiExecutor>(base_, *app_, settings_.worker_connections);
+    std::string error;
+    if (!loop->start(&error)) {
+      spdlog::error("App failed to start in worker {}: {}", getpid(), error);
+      *exit_code = kExitAppLoadError;
+      return false;
+    }
+    pool_ = loop.get();
+    executor_ = std::move(loop);
+    return true;
+  }
   if (!config::uses_thread_pool(settings_)) {
     executor_ = std::make_unique<InlineExecutor>(slot_);
     return true;
@@ -248,7 +276,7 @@ void Worker::update_accepting() {
   if (pool_ != nullptr) {
     // A new client is taken only when a thread is free for it (gunicorn #908); requests on
     // connections already open queue regardless.
-    room = room && in_flight_ < static_cast<size_t>(pool_->size()) &&
+    room = room && in_flight_ < static_cast<size_t>(pool_->capacity()) &&
            (max_requests_ == 0 || requests_ + in_flight_ < max_requests_);
   }
   set_accepting(room);

@@ -1,8 +1,9 @@
 // Worker: one forked process serving connections from the shared listeners with a libevent
-// loop, the only thread that polls. App calls run inline (sync: one at a time) or on a pool
-// of threads (gthread); either way a worker accepts only while a call can start at once (so
-// a busy worker leaves new clients to its siblings), beats its scoreboard heartbeat, and
-// stops gracefully on TERM (in-flight requests finish), at once on INT/QUIT.
+// loop, the only thread that polls. App calls run inline (sync: one at a time), on a pool
+// of threads (gthread) or as tasks on an ASGI app's asyncio loop (asgi); either way a worker
+// accepts only while a call can start at once (so a busy worker leaves new clients to its
+// siblings), beats its scoreboard heartbeat, and stops gracefully on TERM (in-flight requests
+// finish), at once on INT/QUIT.
 #pragma once
 
 #include <event2/event.h>
@@ -25,7 +26,6 @@
 namespace cppicorn::worker {
 
 class Connection;
-class ThreadPool;
 
 // Who may speak for a client: parsed once per worker from the settings, never per request.
 struct PeerTrust {
@@ -92,7 +92,8 @@ class Worker {
   bool saturated() const { return starting_.size() > 1 || !ready_.empty(); }
   void request_done();
   void connection_closed(Connection* c);
-  // App calls run on a thread pool (a connection is handed over whole for the call).
+  // App calls run on another thread (gthread's pool, asgi's loop): a connection is handed
+  // over whole for the call.
   bool threaded() const { return pool_ != nullptr; }
   // The executor seam: a connection with a complete request hands it over; call_done() is
   // the first thing its completion does, on the loop thread.
@@ -165,8 +166,8 @@ class Worker {
   uint64_t max_requests_ = 0;  // 0: unlimited
   std::unique_ptr<log::AccessLog> access_log_;
   std::unique_ptr<Executor> executor_;
-  ThreadPool* pool_ = nullptr;  // executor_ when it is the gthread pool
-  size_t in_flight_ = 0;        // submitted calls not yet completed
+  Executor* pool_ = nullptr;  // executor_ when calls run off the loop (gthread, asgi)
+  size_t in_flight_ = 0;      // submitted calls not yet completed
   event* defer_ev_ = nullptr;
   event* ready_ev_ = nullptr;
   std::vector<Connection*> ready_, starting_;  // swapped, as deferred_ and resuming_

@@ -28,6 +28,33 @@ int hex(char c) {
   return -1;
 }
 
+// "HTTP_" + the field name upper-cased with '-' as '_'.
+std::string cgi_name(std::string_view field) {
+  std::string key = "HTTP_";
+  key.reserve(5 + field.size());
+  for (char c : field) {
+    key.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c);
+  }
+  return key;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string g_root_path;  // --root-path, set before init_environ()
+
+std::string script_name() { return mount_point(g_root_path); }
+
+}  // namespace
+
 // %XX decoded; a '%' not followed by two hex digits stays as it is.
 std::string percent_decode(std::string_view s) {
   std::string out;
@@ -58,37 +85,19 @@ void split_host(std::string_view host, std::string_view scheme, std::string_view
   if (name->empty()) *name = "localhost";
 }
 
-// "HTTP_" + the field name upper-cased with '-' as '_'.
-std::string cgi_name(std::string_view field) {
-  std::string key = "HTTP_";
-  key.reserve(5 + field.size());
-  for (char c : field) {
-    key.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c);
-  }
-  return key;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string g_root_path;  // --root-path, set before init_environ()
-
-std::string script_name() {
+std::string mount_point(const std::string& root_path) {
   const char* s = std::getenv("SCRIPT_NAME");  // as gunicorn: the app's mount point
-  std::string v = !g_root_path.empty() ? g_root_path : s ? s : "";
+  std::string v = !root_path.empty() ? root_path : s ? s : "";
   while (!v.empty() && v.back() == '/') v.pop_back();
   return v;
 }
 
-}  // namespace
+void strip_mount(const std::string& mount, std::string* path) {
+  if (!mount.empty() && path->starts_with(mount) &&
+      (path->size() == mount.size() || (*path)[mount.size()] == '/')) {
+    path->erase(0, mount.size());
+  }
+}
 
 bool init_environ(bool multithread, const std::string& root_path) {
   g_root_path = root_path;
@@ -114,10 +123,7 @@ PyObject* make_environ(app::Exchange& x) {
   std::string_view scheme = x.url_scheme();
   std::string path = percent_decode(r.path);
   static const std::string kScript = script_name();
-  if (!kScript.empty() && path.starts_with(kScript) &&
-      (path.size() == kScript.size() || path[kScript.size()] == '/')) {
-    path.erase(0, kScript.size());
-  }
+  strip_mount(kScript, &path);
   std::string_view server_name, server_port;
   split_host(r.host, scheme, &server_name, &server_port);
   char version[] = "HTTP/1.x";

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -76,6 +77,21 @@ PyObject* new_input();
 PyObject* make_environ(app::Exchange& x);
 // Builds the constant part once, after load_runtime(); root_path is --root-path (SCRIPT_NAME).
 bool init_environ(bool multithread, const std::string& root_path);
+
+// Request-target helpers (environ.cpp), shared with the ASGI scope: %XX decoded (a '%' not
+// followed by two hex digits stays); Host split into a server name and port; the mount
+// point (root_path, else $SCRIPT_NAME, without a trailing '/') and its removal from the
+// front of a path that starts with it.
+std::string percent_decode(std::string_view s);
+void split_host(std::string_view host, std::string_view scheme, std::string_view* name,
+                std::string_view* port);
+std::string mount_point(const std::string& root_path);
+void strip_mount(const std::string& mount, std::string* path);
+
+// The interpreter's part of App::worker_start (after fork: then the GIL is released) and
+// App::worker_stop (takes the GIL back, flushes, finalizes), for WSGI and ASGI apps alike.
+void interpreter_worker_start();
+void interpreter_worker_stop();
 
 // The pending Python exception (cleared) as "Type: message" plus its traceback.
 std::string format_exception();

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "app/asgi/asgi.h"
 #include "app/wsgi/wsgi.h"
 #include "app/wsgi_plugin.h"
 
@@ -34,7 +35,8 @@ thread_local PyGILState_STATE t_gil_state;
 
 bool start_interpreter(std::string* error) {
   if (Py_IsInitialized()) return true;
-  if (PyImport_AppendInittab("_cppicorn", init_runtime_module) != 0) {
+  if (PyImport_AppendInittab("_cppicorn", init_runtime_module) != 0 ||
+      PyImport_AppendInittab("_cppicorn_asgi", asgi::init_module) != 0) {
     *error = "cannot register the _cppicorn module";
     return false;
   }
@@ -170,11 +172,52 @@ PyObject* import_app(const app::WsgiSpec& spec, std::string* error) {
     }
   }
   if (!PyCallable_Check(app.get())) {
-    *error = fmt::format("cannot load app '{}': '{}' is a {}, not a WSGI callable", spec.app,
-                         spec.callable, Py_TYPE(app.get())->tp_name);
+    *error = fmt::format("cannot load app '{}': '{}' is a {}, not a {} callable", spec.app,
+                         spec.callable, Py_TYPE(app.get())->tp_name, spec.asgi ? "ASGI" : "WSGI");
     return nullptr;
   }
   return app.release();
+}
+
+}  // namespace
+
+void interpreter_worker_start() {
+  if (getpid() != g_init_pid) PyOS_AfterFork_Child();  // loaded in the master (--preload)
+  t_idle = PyEval_SaveThread();
+}
+
+void interpreter_worker_stop() {
+  PyEval_RestoreThread(t_idle);
+  flush_std_streams();
+  if (PyObject* errors = errors_stream(); errors != nullptr) {
+    Ref r(PyObject_CallMethod(errors, "flush", nullptr));
+    if (!r) PyErr_Clear();
+  }
+  Py_FinalizeEx();  // runs the app's atexit handlers, as a Python process would
+}
+
+namespace {
+
+// An ASGI app: a coroutine function, or an object whose __call__ is one (FastAPI,
+// Starlette, Django's ASGIHandler). False with no error set when it cannot tell.
+bool looks_async(PyObject* app) {
+  Ref inspect(PyImport_ImportModule("inspect"));
+  if (!inspect) {
+    PyErr_Clear();
+    return false;
+  }
+  for (PyObject* candidate : {app, static_cast<PyObject*>(nullptr)}) {
+    Ref target = candidate != nullptr ? Ref::borrow(candidate)
+                                      : Ref(PyObject_GetAttrString(app, "__call__"));
+    if (!target) {
+      PyErr_Clear();
+      continue;
+    }
+    Ref r(PyObject_CallMethod(inspect.get(), "iscoroutinefunction", "O", target.get()));
+    if (r && PyObject_IsTrue(r.get()) == 1) return true;
+    PyErr_Clear();
+  }
+  return false;
 }
 
 class WsgiApp final : public app::App {
@@ -184,21 +227,12 @@ class WsgiApp final : public app::App {
   ~WsgiApp() override = default;
 
   bool worker_start(std::string*) override {
-    if (getpid() != g_init_pid) PyOS_AfterFork_Child();  // loaded in the master (--preload)
-    t_idle = PyEval_SaveThread();
+    interpreter_worker_start();
     return true;
   }
 
   // The worker joins every pool thread (thread_stop) before this.
-  void worker_stop() override {
-    PyEval_RestoreThread(t_idle);
-    flush_std_streams();
-    if (PyObject* errors = errors_stream(); errors != nullptr) {
-      Ref r(PyObject_CallMethod(errors, "flush", nullptr));
-      if (!r) PyErr_Clear();
-    }
-    Py_FinalizeEx();  // runs the app's atexit handlers, as a Python process would
-  }
+  void worker_stop() override { interpreter_worker_stop(); }
 
   // WSGI apps are called from several threads by servers that say so (wsgi.multithread),
   // as gunicorn's gthread and uWSGI do.
@@ -377,6 +411,11 @@ extern "C" __attribute__((visibility("default"))) cppicorn::app::App* cppicorn_w
     return nullptr;
   }
   if (!start_interpreter(error)) return nullptr;
+  if (spec->asgi && !cppicorn::asgi::load_runtime()) {
+    *error = fmt::format("cannot load app '{}': the ASGI runtime failed:\n{}", spec->app,
+                         format_exception());
+    return nullptr;
+  }
   set_multithread(spec->threads > 1);
   if (!load_runtime() || !init_environ(spec->threads > 1, spec->root_path)) {
     *error = fmt::format("cannot load app '{}': the WSGI runtime failed:\n{}", spec->app,
@@ -387,5 +426,13 @@ extern "C" __attribute__((visibility("default"))) cppicorn::app::App* cppicorn_w
   flush_std_streams();  // before any fork, so buffered output is not written twice
   if (app == nullptr) return nullptr;
   spdlog::debug("Loaded Python app {}", spec->app);
+  if (spec->asgi) return cppicorn::asgi::new_app(app, *spec);
+  if (looks_async(app)) {
+    *error = fmt::format(
+        "cannot load app '{}': it is an ASGI app (its call is a coroutine); run it with -k asgi "
+        "(worker_class: asgi)",
+        spec->app);
+    return nullptr;
+  }
   return new WsgiApp(app);
 }

@@ -1,0 +1,35 @@
+// Internals of the ASGI side of the Python plugin (ASGI 3 on embedded CPython), built into
+// wsgi.so beside the WSGI code it shares the interpreter with:
+//   asgi_app.cpp     AsgiApp: the worker's App whose calls run on one asyncio loop
+//   asgi_module.cpp  the _cppicorn_asgi module: take calls, build scopes, read bodies,
+//                    send responses, hand calls back (C, so no Python per byte)
+//   asgi_glue.cpp    the Python half: the loop, the lifespan protocol, receive() and send()
+// A call is named to Python by its address (an int) between take() and end(); the glue
+// never uses one after end(), when the worker owns the connection again.
+#pragma once
+
+#include "app/app.h"
+#include "app/wsgi/wsgi.h"
+#include "app/wsgi_plugin.h"
+
+namespace cppicorn::asgi {
+
+using wsgi::Ref;
+
+// The _cppicorn_asgi module: registered before the interpreter starts.
+PyObject* init_module();
+// After start, with the GIL: compiles the Python half. False with a Python error set.
+bool load_runtime();
+// The Python half's serve(app, fd, lifespan, loop): runs the loop until the worker stops.
+PyObject* serve_fn();  // borrowed
+
+// The queue of the loop running now (set by run_loop on the loop's thread).
+app::CallQueue* queue();
+void set_queue(app::CallQueue* q);
+// root_path as the scope carries it (--root-path, else $SCRIPT_NAME; no trailing '/').
+void set_root_path(const std::string& root_path);
+
+// The app for the worker: app is the imported ASGI callable (a new reference, kept).
+app::App* new_app(PyObject* app, const app::WsgiSpec& spec);
+
+}  // namespace cppicorn::asgi

@@ -1,0 +1,67 @@
+// AsgiApp: an ASGI 3 application as the worker's App. Its calls never go through handle():
+// the worker runs run_loop() on a thread of its own, which takes the GIL for good and runs
+// the Python glue's serve() (asgi_glue.cpp): an asyncio (or uvloop) loop that watches the
+// worker's eventfd, runs lifespan startup before the worker accepts and shutdown after it
+// drained, and runs each request as a task. The worker's loop thread never takes the GIL.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "app/asgi/asgi.h"
+
+namespace cppicorn::asgi {
+namespace {
+
+class AsgiApp final : public app::App {
+ public:
+  AsgiApp(PyObject* app, const app::WsgiSpec& spec)
+      : app_(app), lifespan_(spec.asgi_lifespan), loop_(spec.asgi_loop) {}
+  // The app object is never released: the interpreter may be gone by then.
+  ~AsgiApp() override = default;
+
+  bool worker_start(std::string*) override {
+    wsgi::interpreter_worker_start();
+    return true;
+  }
+  // The worker joined the loop's thread before this.
+  void worker_stop() override { wsgi::interpreter_worker_stop(); }
+
+  bool handle(app::Exchange&) override { return false; }  // calls go through run_loop
+  bool thread_safe() const override { return false; }
+  bool thread_start(int, std::string*) override { return true; }
+  void thread_stop() override {}
+  bool has_loop() const override { return true; }
+
+  void run_loop(app::CallQueue& queue) override {
+    PyGILState_STATE gil = PyGILState_Ensure();  // this thread's state; held while it runs
+    set_queue(&queue);
+    Ref fd(PyLong_FromLong(queue.wake_fd()));
+    Ref lifespan(PyUnicode_FromString(lifespan_.c_str()));
+    Ref loop(PyUnicode_FromString(loop_.c_str()));
+    Ref r;
+    if (fd && lifespan && loop) {
+      PyObject* args[] = {app_, fd.get(), lifespan.get(), loop.get()};
+      r = Ref(PyObject_Vectorcall(serve_fn(), args, 4, nullptr));
+    }
+    if (!r) {
+      std::string error = wsgi::format_exception();
+      spdlog::error("The ASGI event loop failed: {}", error);
+      queue.started(false, error);  // if it had not served yet: the worker exits 4
+    }
+    set_queue(nullptr);
+    PyGILState_Release(gil);
+  }
+
+ private:
+  PyObject* app_;
+  std::string lifespan_;
+  std::string loop_;
+};
+
+}  // namespace
+
+app::App* new_app(PyObject* app, const app::WsgiSpec& spec) {
+  set_root_path(spec.root_path);
+  return new AsgiApp(app, spec);
+}
+
+}  // namespace cppicorn::asgi

@@ -1,0 +1,248 @@
+// The Python half of the ASGI bridge, compiled once at load: serve() runs the worker's
+// asyncio loop (lifespan startup, the requests, lifespan shutdown); _Cycle is one HTTP
+// request's receive() and send(). Everything that touches bytes on the wire is the C side's
+// (_cppicorn_asgi, asgi_module.cpp).
+#include "app/asgi/asgi.h"
+
+namespace cppicorn::asgi {
+namespace {
+
+constexpr char kGlue[] = R"PY(
+import asyncio
+import traceback
+import _cppicorn_asgi as _c
+
+_ASGI = _c.ASGI
+_SHUTDOWN_WAIT = 30.0  # seconds lifespan shutdown may take, as gunicorn's
+
+
+def _new_loop(kind):
+    if kind != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise RuntimeError(
+                    "asgi_loop is uvloop, but uvloop is not installed (python3-uvloop)"
+                ) from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+class _Lifespan:
+    """The lifespan protocol: startup before the worker serves, shutdown after it drained."""
+
+    def __init__(self, app, mode):
+        self.app = app
+        self.mode = mode
+        self.state = {}
+        self.inbox = asyncio.Queue()
+        self.reply = None
+        self.task = None
+        self.running = False
+
+    async def _main(self):
+        scope = {"type": "lifespan", "asgi": _ASGI, "state": self.state}
+        try:
+            await self.app(scope, self.inbox.get, self._send)
+        except BaseException as e:  # noqa: B036 (reported through the reply)
+            if self.reply is not None and not self.reply.done():
+                self.reply.set_result(("raised", traceback.format_exc()))
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+        finally:
+            if self.reply is not None and not self.reply.done():
+                self.reply.set_result(("returned", None))
+
+    async def _send(self, message):
+        kind = message.get("type", "")
+        if kind in ("lifespan.startup.complete", "lifespan.shutdown.complete"):
+            outcome = ("ok", None)
+        elif kind in ("lifespan.startup.failed", "lifespan.shutdown.failed"):
+            outcome = ("failed", message.get("message", ""))
+        else:
+            raise RuntimeError(f"unexpected ASGI message type {kind!r} on the lifespan scope")
+        if self.reply is not None and not self.reply.done():
+            self.reply.set_result(outcome)
+
+    async def startup(self):
+        """None when the app is up, else why it is not."""
+        if self.mode == "off":
+            return None
+        self.reply = asyncio.get_running_loop().create_future()
+        self.task = asyncio.get_running_loop().create_task(self._main())
+        await self.inbox.put({"type": "lifespan.startup"})
+        outcome, detail = await self.reply
+        if outcome == "ok":
+            self.running = True
+            return None
+        if outcome == "failed":
+            return f"lifespan startup failed: {detail}" if detail else "lifespan startup failed"
+        if self.mode == "on":
+            if outcome == "raised":
+                return f"lifespan startup raised:\n{detail}"
+            return "the app returned from the lifespan scope before its startup completed"
+        _c.log("info", "ASGI 'lifespan' protocol appears unsupported by the app: going on "
+                       "without it (asgi_lifespan: off silences this)")
+        if outcome == "raised":
+            _c.log("debug", detail)
+        return None
+
+    async def shutdown(self):
+        if not self.running or self.task.done():
+            return
+        self.reply = asyncio.get_running_loop().create_future()
+        await self.inbox.put({"type": "lifespan.shutdown"})
+        try:
+            outcome, detail = await asyncio.wait_for(self.reply, _SHUTDOWN_WAIT)
+        except asyncio.TimeoutError:
+            _c.log("error", "lifespan shutdown did not complete in time")
+            return
+        if outcome == "failed":
+            _c.log("error", f"lifespan shutdown failed: {detail}")
+        elif outcome == "raised":
+            _c.log("error", f"lifespan shutdown raised:\n{detail}")
+
+
+class _Cycle:
+    """One HTTP request: the app's receive() and send() over its connection's handle."""
+
+    __slots__ = ("h", "more", "started", "streamed", "done", "waiter")
+
+    def __init__(self, h):
+        self.h = h
+        self.more = True  # body left to deliver
+        self.started = False  # http.response.start seen
+        self.streamed = False  # a body message with more_body went out
+        self.done = False  # the handle went back to the worker
+        self.waiter = None
+
+    async def receive(self):
+        if self.more and not self.done:
+            try:
+                body, self.more = _c.read(self.h)
+            except OSError:
+                self.more = False
+                return {"type": "http.disconnect"}
+            return {"type": "http.request", "body": body, "more_body": self.more}
+        if not self.done:
+            # The body is all read: the next event is the end of the exchange.
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        return {"type": "http.disconnect"}
+
+    async def send(self, message):
+        if self.done:
+            return  # after the response, or the client went away: nothing to do
+        kind = message["type"]
+        if kind == "http.response.body":
+            if not self.started:
+                raise RuntimeError("http.response.body before http.response.start")
+            more = message.get("more_body", False)
+            if not _c.body(self.h, message.get("body", b""), more, self.streamed):
+                self.finish(False)  # the client is gone: the worker closes
+            elif more:
+                self.streamed = True
+            else:
+                self.finish(True)
+        elif kind == "http.response.start":
+            if self.started:
+                raise RuntimeError("http.response.start sent twice")
+            _c.start(self.h, message["status"], message.get("headers", ()))
+            self.started = True
+        else:
+            raise RuntimeError(f"unexpected ASGI message type {kind!r} on an http scope")
+
+    def finish(self, ok, error=None):
+        self.done = True
+        _c.end(self.h, ok, error)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+async def _run(app, h, state):
+    cycle = _Cycle(h)
+    try:
+        scope = _c.scope(h, dict(state) if state is not None else None)
+        await app(scope, cycle.receive, cycle.send)
+    except BaseException as e:  # noqa: B036 (the worker must get the call back)
+        if not cycle.done:
+            cycle.finish(False, traceback.format_exc())
+        else:
+            _c.log("error", "Exception in ASGI application after its response:\n"
+                   + traceback.format_exc())
+        if isinstance(e, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+            raise
+    else:
+        if not cycle.done:
+            what = ("returned without completing its response" if cycle.started
+                    else "returned without starting a response")
+            cycle.finish(False, f"the ASGI application {what}")
+
+
+def serve(app, fd, lifespan_mode, loop_kind):
+    try:
+        loop = _new_loop(loop_kind)
+    except Exception as e:
+        _c.started(False, str(e))
+        return
+    asyncio.set_event_loop(loop)
+    lifespan = _Lifespan(app, lifespan_mode)
+    try:
+        error = loop.run_until_complete(lifespan.startup())
+        if error is not None:
+            _c.started(False, error)
+            return
+        state = lifespan.state if lifespan.running else None
+        tasks = set()
+
+        def wake():
+            calls = _c.take()
+            if calls is None:
+                loop.remove_reader(fd)
+                loop.stop()
+                return
+            for h in calls:
+                t = loop.create_task(_run(app, h, state))
+                tasks.add(t)
+                t.add_done_callback(tasks.discard)
+
+        loop.add_reader(fd, wake)
+        _c.started(True)
+        loop.run_forever()
+        # The worker drained its connections: what still runs is work after a response
+        # (background tasks); cancel it, then shut the app down.
+        for t in list(tasks):
+            t.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(lifespan.shutdown())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+)PY";
+
+PyObject* g_serve = nullptr;
+
+}  // namespace
+
+bool load_runtime() {
+  Ref globals(PyDict_New());
+  if (!globals || PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins()) != 0) {
+    return false;
+  }
+  Ref code(Py_CompileString(kGlue, "<cppicorn.asgi>", Py_file_input));
+  if (!code) return false;
+  Ref done(PyEval_EvalCode(code.get(), globals.get(), globals.get()));
+  if (!done) return false;
+  g_serve = PyDict_GetItemString(globals.get(), "serve");  // borrowed, kept by globals
+  if (g_serve == nullptr) return false;
+  Py_INCREF(g_serve);
+  return true;
+}
+
+PyObject* serve_fn() { return g_serve; }
+
+}  // namespace cppicorn::asgi

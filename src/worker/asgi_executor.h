@@ -1,0 +1,71 @@
+// AsgiExecutor: the asgi worker class's executor. One thread runs the app's own event loop
+// (App::run_loop: asyncio for an ASGI app) with many calls in flight on it at once.
+//
+//   loop:   submit(task) -> inbox (mutex) -> the eventfd the app's loop watches, written only
+//           when the inbox was empty (a burst of requests costs one wake-up)
+//   app:    take() the inbox -> a task per call on its loop ... done(call) when its response
+//           is complete -> Completions (completions.h) -> task.complete() on the loop
+//
+// The libevent loop stays the only thread that polls client sockets between calls; the
+// app's thread owns a connection from take() to done(), as a gthread pool thread does.
+#pragma once
+
+#include <event2/event.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/app.h"
+#include "util/unique_fd.h"
+#include "worker/completions.h"
+#include "worker/executor.h"
+
+namespace cppicorn::worker {
+
+class AsgiExecutor final : public Executor, public app::CallQueue {
+ public:
+  // Completions are delivered on base's loop thread; base and app must outlive this.
+  // capacity: calls in flight at most (worker_connections).
+  AsgiExecutor(event_base* base, app::App& app, int capacity);
+  ~AsgiExecutor() override;
+  AsgiExecutor(const AsgiExecutor&) = delete;
+  AsgiExecutor& operator=(const AsgiExecutor&) = delete;
+
+  // Starts the app's thread and waits until its loop serves (lifespan startup done). False
+  // with *error (the app's message) when it failed; the thread is then joined.
+  bool start(std::string* error);
+  // Tells the app's loop to stop (it shuts down, then run_loop returns) and joins it.
+  // Idempotent.
+  void stop();
+
+  // Executor (loop thread).
+  void submit(Task& task) override;
+  int capacity() const override { return capacity_; }
+
+  // app::CallQueue (the app's thread).
+  int wake_fd() const override { return wake_fd_.get(); }
+  bool take(std::vector<app::Call*>* calls) override;
+  void done(app::Call& call, bool ok) override;
+  void started(bool ok, const std::string& error) override;
+
+ private:
+  void thread_main();
+
+  app::App& app_;
+  const int capacity_;
+  std::mutex mu_;  // guards inbox_, stopping_ and the start state
+  std::condition_variable cv_;
+  std::vector<Task*> inbox_, taking_;  // swapped, so neither reallocates for long
+  bool stopping_ = false;
+  bool start_reported_ = false;
+  bool start_ok_ = false;
+  std::string start_error_;
+  UniqueFd wake_fd_;  // eventfd: calls wait in the inbox (or stopping_)
+  Completions done_;
+  std::thread thread_;
+};
+
+}  // namespace cppicorn::worker

@@ -1,0 +1,39 @@
+// Completions: calls that ended on another thread, handed back to the worker's loop. Any
+// thread push()es a finished Task; the loop's eventfd is written only when the queue was
+// empty, so a burst of completions costs the loop one wake-up, which then runs
+// task.complete() for each, in order, on the loop thread. Used by the gthread pool and the
+// asgi executor; neither makes a libevent call off the loop thread.
+#pragma once
+
+#include <event2/event.h>
+
+#include <mutex>
+
+#include "util/unique_fd.h"
+#include "worker/executor.h"
+
+namespace cppicorn::worker {
+
+class Completions {
+ public:
+  // Completions are delivered on base's loop thread; base must outlive this.
+  explicit Completions(event_base* base);
+  ~Completions();
+  Completions(const Completions&) = delete;
+  Completions& operator=(const Completions&) = delete;
+
+  // Any thread: task is done; its complete() runs on the loop thread soon.
+  void push(Task& task);
+
+ private:
+  static void on_wake(evutil_socket_t fd, short what, void* self);
+  void drain();
+
+  std::mutex mu_;
+  Task* head_ = nullptr;
+  Task* tail_ = nullptr;
+  UniqueFd wake_fd_;  // eventfd: completions are waiting
+  event* wake_ev_ = nullptr;
+};
+
+}  // namespace cppicorn::worker
