@@ -15,6 +15,8 @@ install_peers() {
   command -v nginx >/dev/null || pkgs+=(nginx-light)
   command -v wrk >/dev/null || pkgs+=(wrk)
   /usr/bin/python3 -c 'import gevent' 2>/dev/null || pkgs+=(python3-gevent)
+  /usr/bin/python3 -c 'import uvicorn, uvloop, httptools' 2>/dev/null ||
+    pkgs+=(python3-uvicorn python3-uvloop python3-httptools)
   command -v h2load >/dev/null || pkgs+=(nghttp2-client)  # bench/tls
   command -v gnuplot >/dev/null || pkgs+=(gnuplot-nox)
   command -v curl >/dev/null || pkgs+=(curl)

@@ -52,7 +52,8 @@ class Exchange {
 // One request handed to an app that runs many at once on its own event loop (ASGI).
 class Call {
  public:
-  virtual Exchange& exchange() = 0;
+  // Never null for a call an app's loop was given (null: a task that is no request).
+  virtual Exchange* exchange() { return nullptr; }
 
  protected:
   ~Call() = default;

@@ -66,7 +66,7 @@ class Connection final : public app::Exchange, public Task {
   std::string_view what() const override { return request_line(request_); }
 
   // app::Call (an ASGI app's loop sees the connection as the Exchange of its call).
-  app::Exchange& exchange() override { return *this; }
+  app::Exchange* exchange() override { return this; }
 
   // app::Exchange
   const http::Request& request() const override { return request_; }

@@ -246,7 +246,7 @@ def test_lifespan_on_requires_it(server):
 def test_lifespan_off_never_sends_it(server):
     start(server, "asgi_plain:app", "--asgi-lifespan", "off")
     assert server.request("GET", "/scope")[0] == 200
-    assert not server.log_has("lifespan")
+    assert not server.log_has("lifespan' protocol appears unsupported")
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])

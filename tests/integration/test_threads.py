@@ -201,12 +201,11 @@ def test_app_built_against_the_old_header_still_runs_sync(server, unsafe_dir):
     assert server.request("GET", "/")[2] == b"unsafe\n"
 
 
-@pytest.mark.parametrize("value", ["asgi", "gevent", "nonsense"])
+@pytest.mark.parametrize("value", ["gevent", "nonsense"])
 def test_unsupported_worker_classes_are_refused(server, value):
     code, log = run_to_exit(server, "-k", value, app="diag:app")
     assert code != 0
-    expected = {"asgi": "'asgi' is not in this build", "gevent": "use gthread",
-                "nonsense": "unknown worker class 'nonsense'"}[value]
+    expected = {"gevent": "use gthread", "nonsense": "unknown worker class 'nonsense'"}[value]
     assert expected in log, log
 
 

@@ -28,9 +28,10 @@ PyObject* g_asgi = nullptr;         // the scope's "asgi" dict, shared by every 
 std::vector<app::Call*> g_taken;    // reused by take()
 
 app::Call* call_of(PyObject* handle) {
-  void* p = PyLong_AsVoidPtr(handle);
-  if (p == nullptr && !PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "no such call");
-  return static_cast<app::Call*>(p);
+  auto* call = static_cast<app::Call*>(PyLong_AsVoidPtr(handle));
+  if (call != nullptr && call->exchange() != nullptr) return call;
+  if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "no such call");
+  return nullptr;
 }
 
 PyObject* bytes_of(std::string_view s) {
@@ -84,7 +85,7 @@ PyObject* scope(PyObject*, PyObject* args) {
   if (!PyArg_ParseTuple(args, "OO:scope", &handle, &state)) return nullptr;
   app::Call* call = call_of(handle);
   if (call == nullptr) return nullptr;
-  app::Exchange& x = call->exchange();
+  app::Exchange& x = *call->exchange();
   const http::Request& r = x.request();
   Ref d(PyDict_New());
   if (!d) return nullptr;
@@ -134,7 +135,7 @@ PyObject* scope(PyObject*, PyObject* args) {
 PyObject* read(PyObject*, PyObject* handle) {
   app::Call* call = call_of(handle);
   if (call == nullptr) return nullptr;
-  app::Exchange& x = call->exchange();
+  app::Exchange& x = *call->exchange();
   constexpr Py_ssize_t kChunk = 65536;  // as the pre-read: one event for most bodies
   Ref buf(PyBytes_FromStringAndSize(nullptr, kChunk));
   if (!buf) return nullptr;
@@ -176,7 +177,7 @@ PyObject* start(PyObject*, PyObject* args) {
   if (status < 200 || status > 999) {
     return PyErr_Format(PyExc_ValueError, "invalid status %d in http.response.start", status);
   }
-  app::Exchange& x = call->exchange();
+  app::Exchange& x = *call->exchange();
   Ref it(PyObject_GetIter(headers));
   if (!it) return nullptr;
   x.set_status(status);
@@ -217,7 +218,7 @@ PyObject* body(PyObject*, PyObject* args) {
     PyBuffer_Release(&data);
     return nullptr;
   }
-  app::Exchange& x = call->exchange();
+  app::Exchange& x = *call->exchange();
   int rc = 0;
   if (!more && !streamed) {
     // The whole body in one message (the usual case): buffered, and the worker's loop
@@ -242,7 +243,7 @@ PyObject* end(PyObject*, PyObject* args) {
   if (error != Py_None) {
     const char* text = PyUnicode_Check(error) ? PyUnicode_AsUTF8(error) : nullptr;
     if (text == nullptr) PyErr_Clear();
-    const http::Request& r = call->exchange().request();
+    const http::Request& r = call->exchange()->request();
     spdlog::error("Error handling request {} {}:\n{}", r.method, r.target, text ? text : "?");
   }
   if (g_queue != nullptr) {

@@ -187,14 +187,30 @@ TEST(Gunicorn, WorkerClassNames) {
     EXPECT_NE(r.error.find("use gthread"), std::string::npos) << r.error;
     EXPECT_NE(r.error.find("asgi"), std::string::npos) << r.error;
   }
-  // uvicorn's worker (the usual FastAPI line) is the asgi class, which this build lacks.
+  // uvicorn's worker (the usual FastAPI line) and gunicorn's are the asgi class.
   LoadResult r = run({"-k", "uvicorn.workers.UvicornWorker", "main:app"});
-  EXPECT_TRUE(r.exit_now);
-  EXPECT_TRUE(r.error.starts_with("--worker-class: 'asgi' is not in this build")) << r.error;
+  EXPECT_FALSE(r.exit_now) << r.error;
+  EXPECT_EQ(r.settings.worker_class, "asgi");
+  EXPECT_TRUE(uses_asgi(r.settings));
+  EXPECT_FALSE(uses_thread_pool(r.settings));
+  r = run({"-k", "asgi", "--threads", "4", "main:app"});  // threads: ignored, as gunicorn's
+  EXPECT_FALSE(uses_thread_pool(r.settings));
   r = run({"-k", "nope", "hello:app"});
   EXPECT_NE(r.error.find("unknown worker class 'nope'"), std::string::npos) << r.error;
-  std::string v = "uvicorn_worker.UvicornWorker";
-  EXPECT_NE(check_worker_class(v).find("'asgi' is not in this build"), std::string::npos);
+  for (std::string v : {"uvicorn_worker.UvicornWorker", "gunicorn.workers.gasgi.ASGIWorker"}) {
+    EXPECT_EQ(check_worker_class(v), "");
+    EXPECT_EQ(v, "asgi");
+  }
+}
+
+TEST(Gunicorn, AsgiSettings) {
+  LoadResult r = run({"-k", "asgi", "--asgi-loop", "UVLOOP", "--asgi-lifespan", "off", "m:app"});
+  EXPECT_FALSE(r.exit_now) << r.error;
+  EXPECT_EQ(r.settings.asgi_loop, "uvloop");
+  EXPECT_EQ(r.settings.asgi_lifespan, "off");
+  r = run({"--asgi-lifespan", "maybe", "m:app"});
+  EXPECT_TRUE(r.exit_now);
+  EXPECT_NE(r.error.find("expected auto, on, off, got 'maybe'"), std::string::npos) << r.error;
 }
 
 TEST(Gunicorn, ForeignKeysInTheYamlFile) {
