@@ -281,15 +281,8 @@ PyMethodDef kMethods[] = {
     {"log", log, METH_VARARGS, "log(level, text)"},
     {nullptr, nullptr, 0, nullptr}};
 
-PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
-                       "_cppicorn_asgi",
-                       "cppicorn's ASGI bridge (the server side of each request)",
-                       -1,
-                       kMethods,
-                       nullptr,
-                       nullptr,
-                       nullptr,
-                       nullptr};
+PyModuleDef kModule = wsgi::module_def(
+    "_cppicorn_asgi", "cppicorn's ASGI bridge (the server side of each request)", kMethods);
 
 }  // namespace
 

@@ -278,15 +278,7 @@ PyMethodDef kMethods[] = {
     {"log", log_text, METH_O, "log(text): one entry in the error log"},
     {nullptr, nullptr, 0, nullptr}};
 
-PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
-                       "_cppicorn",
-                       "cppicorn's WSGI runtime",
-                       -1,
-                       kMethods,
-                       nullptr,
-                       nullptr,
-                       nullptr,
-                       nullptr};
+PyModuleDef kModule = module_def("_cppicorn", "cppicorn's WSGI runtime", kMethods);
 
 }  // namespace
 

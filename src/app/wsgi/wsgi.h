@@ -42,6 +42,11 @@ class Ref {
   PyObject* p_ = nullptr;
 };
 
+// A single-phase extension module's definition (no state, no slots): the plugin's modules.
+inline PyModuleDef module_def(const char* name, const char* doc, PyMethodDef* methods) {
+  return {PyModuleDef_HEAD_INIT, name, doc, -1, methods, nullptr, nullptr, nullptr, nullptr};
+}
+
 // The response as start_response left it, and where sending it stands.
 struct Current {
   app::Exchange* x = nullptr;  // null between requests
