@@ -64,7 +64,17 @@ run_case() {  # run_case CASE OUTFILE SECONDS
   local pre; pre=$(mktemp "$RUN/pre.XXXX")
   ensure_up "$inst" "$pre" || true
   local before; before=$(workers_of "${SRV_PID[$inst]:-0}")
+  # ka.cppicorn-scraped: the same server and load as ka.cppicorn, with a scrape of /metrics
+  # every 100 ms throughout (the scraper's SCRAPES line goes into the run's output).
+  local scraper=
+  if [[ $id == *-scraped ]]; then
+    "$PY" "$BENCH_DIR/lib/scrape.py" "127.0.0.1:$METRICS_PORT" 0.1 >"$pre.scrapes" & scraper=$!
+  fi
   run_wrk "$2" "http://127.0.0.1:${SRV_PORT[$inst]}$path" "$3" "${args[@]}"
+  if [[ -n $scraper ]]; then
+    kill -TERM "$scraper" 2>/dev/null; wait "$scraper" || true
+    cat "$pre.scrapes" >>"$2"; rm -f "$pre.scrapes"
+  fi
   cat "$pre" >>"$2"; rm -f "$pre"
   [[ $before == "$(workers_of "${SRV_PID[$inst]:-0}")" ]] || echo "WORKERS_CHANGED" >>"$2"
   if [[ $inst == cppicorn-log ]]; then
