@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """A Prometheus-like scraper for bench/run: GET /metrics from HOST:PORT every INTERVAL
 seconds (on a fresh connection, as the endpoint answers Connection: close) until SIGTERM or
-SIGINT, then prints "SCRAPES <ok> <failed> <bytes of the last body>". One process for the
+SIGINT, then prints "SCRAPES <ok> <failed> <bytes of the last body>" and its own CPU time
+("SCRAPER_CPU_MS <ms>": it runs on the same cores as the server under test). One process for the
 whole run, so the scraping costs what Prometheus's would, not a curl fork per scrape.
     scrape.py HOST:PORT INTERVAL"""
+import os
 import signal
 import socket
 import sys
@@ -39,4 +41,6 @@ while not stop:
         failed += 1
     next_at += interval
     time.sleep(max(0.0, next_at - time.monotonic()))
+t = os.times()
 print(f"SCRAPES {ok} {failed} {size}")
+print(f"SCRAPER_CPU_MS {int((t.user + t.system) * 1000)}")
