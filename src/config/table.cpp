@@ -593,8 +593,8 @@ const Setting kTable[] = {
      .field = &Settings::dogstatsd_tags,
      .section = kObservability,
      .meta = "DOGSTATSD_TAGS",
-     .doc = "Comma-separated DogStatsD tags (e.g. 'env:prod,app:shop') appended to every "
-            "StatsD line as |#TAGS."},
+     .doc = "Comma-separated DogStatsD tags appended to every StatsD line as |#TAGS, such as "
+            "'env:prod,app:shop'."},
 };
 
 }  // namespace
