@@ -25,7 +25,8 @@ endif()
 foreach(f usr/bin/cppicorn usr/include/cppicorn/app.h usr/include/cppicorn/app.hpp
           usr/lib/systemd/system/cppicorn@.service usr/lib/systemd/system/cppicorn@.socket
           usr/lib/sysusers.d/cppicorn.conf etc/cppicorn/hello.yaml
-          usr/share/man/man1/cppicorn.1 usr/share/man/man5/cppicorn.yaml.5)
+          usr/share/man/man1/cppicorn.1 usr/share/man/man1/cppicorn-ctl.1
+          usr/share/man/man5/cppicorn.yaml.5)
   if(NOT EXISTS "${root}/${f}")
     message(FATAL_ERROR "stage.cmake: ${f} is not in the staging tree")
   endif()

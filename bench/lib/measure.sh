@@ -57,6 +57,11 @@ ensure_up() {
   SERVERS_TSV=$RES/restarts.tsv start_one "$inst"
 }
 
+master_cpu_ms() {  # master_cpu_ms PID: user+system CPU time of that process so far, in ms
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / hz) }' \
+    "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 run_case() {  # run_case CASE OUTFILE SECONDS
   local id scen inst label path hdr
   IFS='|' read -r id scen inst label path hdr <<<"$1"
@@ -64,7 +69,21 @@ run_case() {  # run_case CASE OUTFILE SECONDS
   local pre; pre=$(mktemp "$RUN/pre.XXXX")
   ensure_up "$inst" "$pre" || true
   local before; before=$(workers_of "${SRV_PID[$inst]:-0}")
+  # ka.cppicorn-scraped: the same server and load as ka.cppicorn, with a scrape of /metrics
+  # every 100 ms throughout (the scraper's SCRAPES line goes into the run's output).
+  # The master's CPU time over the run (utime+stime, clock ticks), for the cppicorn row and
+  # its scraped twin: the scrapes' cost shows there, steadier than req/s on a busy machine.
+  local scraper= cpu0=
+  [[ $inst == cppicorn ]] && cpu0=$(master_cpu_ms "${SRV_PID[$inst]:-0}")
+  if [[ $id == *-scraped ]]; then
+    "$PY" "$BENCH_DIR/lib/scrape.py" "127.0.0.1:$METRICS_PORT" 0.1 >"$pre.scrapes" & scraper=$!
+  fi
   run_wrk "$2" "http://127.0.0.1:${SRV_PORT[$inst]}$path" "$3" "${args[@]}"
+  [[ -n $cpu0 ]] && echo "MASTER_CPU_MS $(( $(master_cpu_ms "${SRV_PID[$inst]:-0}") - cpu0 ))" >>"$2"
+  if [[ -n $scraper ]]; then
+    kill -TERM "$scraper" 2>/dev/null; wait "$scraper" || true
+    cat "$pre.scrapes" >>"$2"; rm -f "$pre.scrapes"
+  fi
   cat "$pre" >>"$2"; rm -f "$pre"
   [[ $before == "$(workers_of "${SRV_PID[$inst]:-0}")" ]] || echo "WORKERS_CHANGED" >>"$2"
   if [[ $inst == cppicorn-log ]]; then

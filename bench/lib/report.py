@@ -48,8 +48,12 @@ def parse_run(path):
     # Set by bench/run when the server had to be restarted before the run, or its worker
     # pids differed after it: somebody else signalled it (the machine is shared).
     run["disturbed"] = bool(re.search(r"^(SERVER_RESTARTED|WORKERS_CHANGED)$", text, re.M))
+    m = re.search(r"^SCRAPES (\d+) (\d+) (\d+)$", text, re.M)  # ka.cppicorn-scraped
+    if m:
+        run["scrapes"], run["scrapes_failed"] = int(m.group(1)), int(m.group(2))
     for key, name in (("LOADAVG_BEFORE", "load_before"), ("LOADAVG_AFTER", "load_after"),
-                      ("ACCESSLOG_LINES", "accesslog_lines")):
+                      ("ACCESSLOG_LINES", "accesslog_lines"), ("MASTER_CPU_MS", "master_cpu_ms"),
+                      ("SCRAPER_CPU_MS", "scraper_cpu_ms")):
         m = re.search(rf"^{key} (\S+)$", text, re.M)
         if m:
             run[name] = float(m.group(1))
@@ -245,6 +249,29 @@ with_log, without = rps_of("hello keep-alive", "cppicorn-log"), rps_of("hello ke
 out.append(goal_row("access log costs ≤ 10 %", f"{(1 - with_log / without) * 100:+.1f} % "
                     "(keep-alive req/s lost)", 1 - with_log / without <= 0.10)
            if with_log and without else goal_row("access log costs ≤ 10 %", "missing", None))
+# The same server and load with a Prometheus-style scrape of /metrics every 100 ms.
+SCRAPED = "cppicorn, /metrics scraped every 100 ms"
+scraped = rps_of("hello keep-alive", "cppicorn", SCRAPED)
+sc = next((c for c in cases if c["label"] == SCRAPED), {})
+n_scrapes = sum(r.get("scrapes", 0) for r in sc.get("runs", []))
+n_failed = sum(r.get("scrapes_failed", 0) for r in sc.get("runs", []))
+
+
+def master_cpu(case, key="master_cpu_ms"):  # CPU ms per second of load, median over rounds
+    runs = [r for r in case.get("runs", []) if key in r]
+    return statistics.median(r[key] / float(meta.get("duration", 0) or 1)
+                             for r in runs) if runs else None
+
+
+base_case = next((c for c in cases if c["id"] == "ka.cppicorn"), {})
+out.append(goal_row("scraping /metrics every 100 ms costs ≤ 1 %",
+                    f"{(1 - scraped / without) * 100:+.1f} % ({fmt_num(scraped)} vs "
+                    f"{fmt_num(without)} req/s; {n_scrapes} scrapes, {n_failed} failed; master CPU "
+                    f"{fmt_num(master_cpu(sc), 1)} vs {fmt_num(master_cpu(base_case), 1)} ms/s, "
+                    f"scraper {fmt_num(master_cpu(sc, 'scraper_cpu_ms'), 1)} ms/s)",
+                    1 - scraped / without <= 0.01 and n_failed == 0)
+           if scraped and without else
+           goal_row("scraping /metrics every 100 ms costs ≤ 1 %", "missing", None))
 rss = srv_val(base_srv, "rss_kb")
 out.append(goal_row("idle RSS ≤ 5 MiB per worker", f"{rss / 1024:.1f} MiB", rss <= 5 * 1024)
            if rss else goal_row("idle RSS ≤ 5 MiB per worker", "missing", None))

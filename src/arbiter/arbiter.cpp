@@ -131,6 +131,7 @@ int Arbiter::run() {
   event_base_dispatch(base_);
 
   if (!settings_.pidfile.empty()) pidfile_.reset();
+  if (statsd_) push_statsd(scoreboard_.totals());  // the last interval's counts
   if (metrics_ && !handed_over_ && !metrics_->listener().unix_path.empty())
     unlink(metrics_->listener().unix_path.c_str());
   if (control_ && !handed_over_) control_->unlink_path();
@@ -385,6 +386,9 @@ void Arbiter::on_boot_pipe(evutil_socket_t fd, short, void* self) {
 void Arbiter::on_tick(evutil_socket_t, short, void* self) { static_cast<Arbiter*>(self)->tick(); }
 
 void Arbiter::tick() {
+  Counters totals = scoreboard_.totals();
+  count_rate(totals);
+  push_statsd(totals);
   if (!stopping_) check_booted();
   if (ticket_keys_) ticket_keys_->rotate_if_due(monotonic_ms() / 1000);
   check_upgrade_timeout();

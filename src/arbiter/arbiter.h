@@ -19,6 +19,7 @@
 #include "control/server.h"
 #include "metrics/exposition.h"
 #include "metrics/http_endpoint.h"
+#include "metrics/statsd.h"
 #include "net/listener.h"
 #include "scoreboard/scoreboard.h"
 #include "systemd/notify.h"
@@ -115,6 +116,8 @@ class Arbiter {
   bool taking_traffic() const;
   metrics::Reply answer(std::string_view method, std::string_view path);
   metrics::Snapshot snapshot() const;
+  void push_statsd(const Counters& totals);
+  void count_rate(const Counters& totals);
 
   // The control socket (arbiter_control.cpp).
   struct Waiter {
@@ -186,6 +189,12 @@ class Arbiter {
   UniqueFd old_master_pidfd_;  // readable when the old master exits
   std::optional<net::Listener> metrics_listener_;  // until run() serves it
   std::unique_ptr<metrics::HttpEndpoint> metrics_;
+  std::unique_ptr<metrics::StatsdPusher> statsd_;
+  std::string statsd_refused_;   // the statsd_host that last failed to open (not retried)
+  bool statsd_started_ = false;  // a pusher ran: later ones start from the totals then
+  uint64_t rate_base_ = 0;       // responses at the previous tick, for status's rate
+  int64_t rate_base_ms_ = 0;
+  double requests_per_s_ = 0;
   double start_time_ = 0;  // Unix time
   std::unique_ptr<control::ControlServer> control_;
   std::vector<Waiter> reload_waiters_;  // ctl reload: answered when the reload is decided

@@ -132,6 +132,10 @@ std::string Arbiter::status_text() const {
                                 : stopping_      ? "draining"
                                                  : "not ready");
   if (!last_reload_.empty()) out += last_reload_ + "\n";
+  Counters totals = scoreboard_.totals();
+  out += fmt::format("requests: {} served, {:.0f}/s (2xx {}, 3xx {}, 4xx {}, 5xx {})\n",
+                     totals.responses(), requests_per_s_, totals.responses(2), totals.responses(3),
+                     totals.responses(4), totals.responses(5));
   out += fmt::format("{:>8} {:>4} {:>8} {:>9} {:>10} {:>9}  {}\n", "PID", "GEN", "AGE", "STATE",
                      "REQUESTS", "RSS", "CURRENT REQUEST");
   for (const auto& [pid, w] : workers_) {
@@ -151,10 +155,11 @@ std::string Arbiter::status_json() const {
   int64_t now = monotonic_ms();
   std::string out = fmt::format(
       "{{\"master\":{{\"pid\":{},\"version\":{},\"generation\":{},\"workers_desired\":{},"
-      "\"ready\":{},\"draining\":{},\"last_reload\":{}}},\"workers\":[",
+      "\"ready\":{},\"draining\":{},\"last_reload\":{},\"requests\":{},"
+      "\"requests_per_second\":{:.1f}}},\"workers\":[",
       getpid(), control::json_string(version()), generation_, wanted_,
       taking_traffic() ? "true" : "false", stopping_ ? "true" : "false",
-      control::json_string(last_reload_));
+      control::json_string(last_reload_), scoreboard_.totals().responses(), requests_per_s_);
   bool first = true;
   for (const auto& [pid, w] : workers_) {
     const ScoreboardSlot& s = scoreboard_[w.slot];

@@ -41,6 +41,43 @@ metrics::Reply Arbiter::answer(std::string_view method, std::string_view path) {
           "not found: try /metrics, /health/ready, /health/live\n"};
 }
 
+// Once a second from tick(), and once more as the master exits. The settings are re-read
+// each time, so a reload that changes them takes effect (and a refused reload puts them back).
+void Arbiter::push_statsd(const Counters& totals) {
+  const config::Settings& s = settings_;
+  if (s.statsd_host.empty()) {
+    statsd_.reset();
+    return;
+  }
+  if (!statsd_ || !statsd_->same(s.statsd_host, s.statsd_prefix, s.dogstatsd_tags)) {
+    std::string key = s.statsd_host + '\n' + s.statsd_prefix + '\n' + s.dogstatsd_tags;
+    if (key == statsd_refused_) return;
+    std::string error;
+    statsd_ = metrics::StatsdPusher::open(s.statsd_host, s.statsd_prefix, s.dogstatsd_tags, &error);
+    if (!statsd_) {
+      spdlog::error("{}; not sending StatsD metrics", error);
+      statsd_refused_ = key;
+      return;
+    }
+    statsd_refused_.clear();
+    if (statsd_started_) statsd_->start_from(totals);  // only the first pusher sends the past
+    statsd_started_ = true;
+  }
+  statsd_->push(totals, static_cast<int>(workers_.size()));
+}
+
+// Responses per second over the last tick, for `cppicorn ctl status` and `top`.
+void Arbiter::count_rate(const Counters& totals) {
+  int64_t now = monotonic_ms();
+  uint64_t n = totals.responses();
+  if (rate_base_ms_ != 0 && now > rate_base_ms_) {
+    requests_per_s_ =
+        static_cast<double>(n - rate_base_) * 1000.0 / static_cast<double>(now - rate_base_ms_);
+  }
+  rate_base_ = n;
+  rate_base_ms_ = now;
+}
+
 metrics::Snapshot Arbiter::snapshot() const {
   metrics::Snapshot s;
   s.counters = scoreboard_.totals();

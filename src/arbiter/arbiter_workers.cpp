@@ -46,6 +46,7 @@ void Arbiter::spawn_worker() {
     for (event* e : events_) event_free(e);
     events_.clear();
     metrics_.reset();  // its sockets are the master's
+    statsd_.reset();
     control_.reset();
     event_base_free(base_);
     base_ = nullptr;
@@ -59,6 +60,8 @@ void Arbiter::spawn_worker() {
     previous_listeners_.clear();
     systemd::Notifier::forget_in_child();
     scoreboard_[slot].pid = getpid();
+    static_assert(kLogKinds == log::kCountedLevels);
+    log::count_into(scoreboard_[slot].logs);  // the master reads them for statsd
     worker::ForkGuard::arm(scoreboard_.memory(), Scoreboard::kBytes);
     std::string name = settings_.proc_name.empty() ? settings_.app : settings_.proc_name;
     proctitle::set(fmt::format("cppicorn: worker [{}]", name));

@@ -23,9 +23,6 @@ constexpr std::string_view kSyslog =
 constexpr std::string_view kLogConfig =
     "has no effect: the server's log is configured by --log-level, --error-logfile and "
     "--access-logformat (the app's own Python logging still works)";
-constexpr std::string_view kNoStatsd =
-    "has no effect: this build has no StatsD client; the scoreboard (cppicorn.systemd(7)) "
-    "and the access log carry the same counts";
 constexpr std::string_view kNoPaste =
     "PasteDeploy is not supported: serve the WSGI callable itself (MODULE:NAME)";
 constexpr std::string_view kNoDirty =
@@ -115,9 +112,6 @@ constexpr Foreign kForeign[] = {
     {.name = "logconfig", .flags = "--log-config", .value = true, .message = kLogConfig},
     {.name = "logconfig_dict", .value = true, .message = kLogConfig},
     {.name = "logconfig_json", .flags = "--log-config-json", .value = true, .message = kLogConfig},
-    {.name = "statsd_host", .flags = "--statsd-host", .value = true, .message = kNoStatsd},
-    {.name = "dogstatsd_tags", .flags = "--dogstatsd-tags", .value = true, .message = kNoStatsd},
-    {.name = "statsd_prefix", .flags = "--statsd-prefix", .value = true, .message = kNoStatsd},
     // SSL.
     {.name = "ssl_version", .flags = "--ssl-version", .value = true, .message = kNoTlsOption},
     {.name = "do_handshake_on_connect",

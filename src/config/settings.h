@@ -92,6 +92,9 @@ struct Settings {
   std::string metrics_bind;    // empty: no metrics listener
   std::string control_socket;  // empty: $RUNTIME_DIRECTORY/ctl under systemd; "none": off
   std::string control_group;   // may read status
+  std::string statsd_host;     // empty: no statsd push; else HOST:PORT or unix:PATH
+  std::string statsd_prefix;   // "" or ending in "."
+  std::string dogstatsd_tags;  // appended to every line as |#TAGS
   // Where the values came from.
   std::string config_file;  // -c/--config
 };

@@ -590,6 +590,33 @@ const Setting kTable[] = {
      .meta = "GROUP",
      .doc = "A group (name or number) whose members may run `cppicorn ctl status`.",
      .default_doc = "none"},
+    {.name = "statsd_host",
+     .flags = "--statsd-host",
+     .field = &Settings::statsd_host,
+     .section = kObservability,
+     .meta = "STATSD_ADDR",
+     .doc = "Push gunicorn's StatsD metrics (gunicorn.requests, gunicorn.request.status.CODE, "
+            "gunicorn.request.duration, gunicorn.workers, gunicorn.log.*) to this UDP address "
+            "(HOST:PORT, HOST for port 8125, or unix:PATH for a datagram socket). The master "
+            "sends them once a second from the scoreboard's totals, where gunicorn sends "
+            "three packets per request from every worker; docs/metrics.md lists the "
+            "metrics and how they differ from gunicorn's.",
+     .check = check_statsd_host,
+     .default_doc = "off"},
+    {.name = "statsd_prefix",
+     .flags = "--statsd-prefix",
+     .field = &Settings::statsd_prefix,
+     .section = kObservability,
+     .meta = "STATSD_PREFIX",
+     .doc = "Put this before every StatsD metric name; a trailing dot is added when missing.",
+     .check = check_statsd_prefix},
+    {.name = "dogstatsd_tags",
+     .flags = "--dogstatsd-tags",
+     .field = &Settings::dogstatsd_tags,
+     .section = kObservability,
+     .meta = "DOGSTATSD_TAGS",
+     .doc = "Comma-separated DogStatsD tags appended to every StatsD line as |#TAGS, such as "
+            "'env:prod,app:shop'."},
 };
 
 }  // namespace

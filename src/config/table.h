@@ -96,6 +96,8 @@ std::string foreign_outcome(const Foreign& f, std::string_view where, std::strin
 // Validators used by rows (values.cpp).
 std::string check_bind(std::string& v);
 std::string check_ip_or_network(std::string& v);
+std::string check_statsd_host(std::string& v);    // HOST:PORT, unix:PATH
+std::string check_statsd_prefix(std::string& v);  // adds the trailing dot
 std::string check_log_level(std::string& v);
 std::string check_cert_reqs(std::string& v);
 std::string check_tls_version(std::string& v);

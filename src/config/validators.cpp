@@ -111,6 +111,45 @@ std::string check_bind(std::string& v) {
   return "";
 }
 
+// gunicorn's statsd_host: HOST:PORT, HOST (port 8125), [IPV6]:PORT, unix:PATH or unix://PATH;
+// normalised to HOST:PORT, [IPV6]:PORT or unix:PATH.
+std::string check_statsd_host(std::string& v) {
+  if (v.empty()) return "";
+  const std::string original = v;
+  auto bad = [&] {
+    return "invalid statsd address '" + original +
+           "' (expected HOST:PORT, HOST (port 8125), [IPV6]:PORT or unix:PATH)";
+  };
+  if (v.starts_with("unix://")) v.erase(5, 2);
+  if (v.starts_with("unix:")) return v.size() > 5 ? "" : bad();
+  std::string_view host = v, port = "8125";
+  if (v.starts_with('[')) {
+    size_t close = v.find(']');
+    if (close == std::string::npos) return bad();
+    host = std::string_view(v).substr(1, close - 1);
+    std::string_view rest = std::string_view(v).substr(close + 1);
+    if (!rest.empty() && (!rest.starts_with(':') || rest.size() == 1)) return bad();
+    if (!rest.empty()) port = rest.substr(1);
+    if (!valid_ipv6(host) || !valid_port(port)) return bad();
+    v = "[" + std::string(host) + "]:" + std::string(port);
+    return "";
+  }
+  if (size_t colon = v.rfind(':'); colon != std::string::npos) {
+    host = std::string_view(v).substr(0, colon);
+    port = std::string_view(v).substr(colon + 1);
+  }
+  if (!valid_host(host) || !valid_port(port) || port == "0") return bad();
+  v = std::string(host) + ":" + std::string(port);
+  return "";
+}
+
+// gunicorn's statsd_prefix ends in exactly one dot ("app" and "app..." both mean "app.").
+std::string check_statsd_prefix(std::string& v) {
+  while (v.ends_with('.')) v.pop_back();
+  if (!v.empty()) v += '.';
+  return "";
+}
+
 std::string check_ip_or_network(std::string& v) {
   if (v == "*") return "";
   std::string_view sv = v;

@@ -75,6 +75,23 @@ void write_all(int fd, const char* data, size_t size) {
   }
 }
 
+std::atomic<uint64_t> g_own_counts[kCountedLevels] = {};
+std::atomic<uint64_t>* g_counts = g_own_counts;
+
+// Which log::count_into cell a line counts in, or -1.
+int counted_cell(spdlog::level::level_enum level, std::string_view text) {
+  switch (level) {
+    case spdlog::level::critical:
+      return 0;
+    case spdlog::level::err:
+      return text.starts_with("Error handling request") ? 3 : 1;
+    case spdlog::level::warn:
+      return 2;
+    default:
+      return -1;
+  }
+}
+
 // A sink writing one line per write(2) to a descriptor it may reopen.
 // In journal mode lines carry "<N>" priority prefixes instead of timestamp and pid.
 class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
@@ -125,6 +142,8 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
   void sink_it_(const spdlog::details::log_msg& msg) override {
     line_.clear();
     std::string_view text(msg.payload.data(), msg.payload.size());
+    if (int cell = counted_cell(msg.level, text); cell >= 0)
+      g_counts[cell].fetch_add(1, std::memory_order_relaxed);
     if (journal_) {
       // journald splits on newlines; prefix every line so a traceback keeps its priority.
       std::string_view prefix = journal_prefix(msg.level);
@@ -262,6 +281,11 @@ void reopen() {
 void set_owner(uid_t uid, gid_t gid) {
   if (g_sink) g_sink->set_owner(uid, gid);
 }
+
+// Set while the process is single-threaded (the master, or a worker right after fork).
+void count_into(std::atomic<uint64_t>* cells) { g_counts = cells; }
+
+const std::atomic<uint64_t>* own_counts() { return g_own_counts; }
 
 void flush() {
   // Lines are written as they are logged; this only covers loggers added elsewhere.

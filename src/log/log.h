@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 namespace cppicorn::log {
@@ -26,6 +28,15 @@ void capture_output();
 // as --user/--group can reopen it after the master did (gunicorn chowns its logs likewise).
 // Only effective as root; errors are ignored. No-op for stderr.
 void set_owner(uid_t uid, gid_t gid);
+
+// Lines written, by level, for statsd's gunicorn.log.*: [0] critical, [1] error, [2] warning,
+// [3] exception (an error about a request the app failed: gunicorn logs those with
+// log.exception, which its statsd counts apart from log.error). A line --log-level filters out
+// is not counted. By default the cells are own_counts(); a worker points them at its
+// scoreboard slot so that the master can read them.
+inline constexpr int kCountedLevels = 4;
+void count_into(std::atomic<uint64_t>* cells);
+const std::atomic<uint64_t>* own_counts();
 
 // Flushes buffered lines; call before exit/exec/fork.
 void flush();

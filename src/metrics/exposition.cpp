@@ -91,7 +91,8 @@ std::string render(const Snapshot& s) {
   family(out, "cppicorn_http_requests_total", "counter",
          "Responses completed, by status class (the server's own rejections included).");
   for (int i = 0; i < 5; ++i) {
-    sample(out, "cppicorn_http_requests_total", "code", fmt::format("{}xx", i + 1), c.responses[i]);
+    sample(out, "cppicorn_http_requests_total", "code", fmt::format("{}xx", i + 1),
+           c.responses(i + 1));
   }
   family(out, "cppicorn_http_request_duration_seconds", "histogram",
          "Time in the application per request, from the call to its return.");

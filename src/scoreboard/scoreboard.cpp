@@ -34,14 +34,29 @@ std::string_view exit_cause_name(ExitCause c) {
   return "crash";
 }
 
+uint64_t Counters::responses(int k) const {
+  uint64_t n = 0;
+  for (int i = 0; i < kStatusCells; ++i) {
+    if (cell_class(i) == k) n += statuses[i];
+  }
+  return n;
+}
+
+uint64_t Counters::responses() const {
+  uint64_t n = 0;
+  for (uint64_t v : statuses) n += v;
+  return n;
+}
+
 Counters& Counters::operator+=(const Counters& o) {
-  for (int i = 0; i < 5; ++i) responses[i] += o.responses[i];
+  for (int i = 0; i < kStatusCells; ++i) statuses[i] += o.statuses[i];
   for (int i = 0; i < kDurationBuckets; ++i) duration[i] += o.duration[i];
   duration_us += o.duration_us;
   accepted += o.accepted;
   for (int i = 0; i < kRejectKinds; ++i) rejections[i] += o.rejections[i];
   bytes_in += o.bytes_in;
   bytes_out += o.bytes_out;
+  for (int i = 0; i < kLogKinds; ++i) logs[i] += o.logs[i];
   return *this;
 }
 
@@ -67,13 +82,14 @@ void ScoreboardSlot::count_rejection(int status) {
 
 Counters ScoreboardSlot::snapshot() const {
   Counters c;
-  for (int i = 0; i < 5; ++i) c.responses[i] = get(responses[i]);
+  for (int i = 0; i < kStatusCells; ++i) c.statuses[i] = get(statuses[i]);
   for (int i = 0; i < kDurationBuckets; ++i) c.duration[i] = get(duration[i]);
   c.duration_us = get(duration_us);
   c.accepted = get(accepted);
   for (int i = 0; i < kRejectKinds; ++i) c.rejections[i] = get(rejections[i]);
   c.bytes_in = get(bytes_in);
   c.bytes_out = get(bytes_out);
+  for (int i = 0; i < kLogKinds; ++i) c.logs[i] = get(logs[i]);
   return c;
 }
 
@@ -85,7 +101,8 @@ void ScoreboardSlot::reset() {
   request_started_ms = 0;
   requests = 0;
   request[0] = '\0';
-  for (auto& c : responses) c = 0;
+  for (auto& c : statuses) c = 0;
+  for (auto& c : logs) c = 0;
   for (auto& c : duration) c = 0;
   duration_us = 0;
   accepted = 0;

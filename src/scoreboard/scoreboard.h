@@ -30,6 +30,34 @@ inline constexpr double kDurationBounds[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.
                                              0.5,   0.75, 1,     2.5,  5,     7.5, 10};
 inline constexpr int kDurationBuckets = sizeof kDurationBounds / sizeof kDurationBounds[0] + 1;
 
+// Statuses counted exactly (IANA's registry plus 418): statsd names them one by one
+// (gunicorn.request.status.<code>). Any other code counts in its class's "other" cell, so a
+// response still costs one counter, found by one table load (kStatusCell).
+inline constexpr int kExactStatuses[] = {
+    100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301,
+    302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409,
+    410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426, 428,
+    429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511};
+inline constexpr int kExactKinds = sizeof kExactStatuses / sizeof kExactStatuses[0];
+inline constexpr int kStatusCells = kExactKinds + 5;  // then "other 1xx" .. "other 5xx"
+struct StatusCells {
+  uint8_t cell[600] = {};
+  constexpr StatusCells() {
+    for (int s = 100; s < 600; ++s) cell[s] = static_cast<uint8_t>(kExactKinds + s / 100 - 1);
+    for (int i = 0; i < kExactKinds; ++i) cell[kExactStatuses[i]] = static_cast<uint8_t>(i);
+  }
+};
+inline constexpr StatusCells kStatusCell{};
+// The status a cell counts (0 for the "other" cells) and its class (1..5).
+constexpr int cell_status(int cell) { return cell < kExactKinds ? kExactStatuses[cell] : 0; }
+constexpr int cell_class(int cell) {
+  return cell < kExactKinds ? kExactStatuses[cell] / 100 : cell - kExactKinds + 1;
+}
+
+// Lines the error log wrote, by level (log::count_into fills them), as gunicorn's statsd
+// counts gunicorn.log.*.
+inline constexpr int kLogKinds = 4;  // critical, error, warning, exception
+
 // The statuses the server itself answers malformed or refused requests with.
 inline constexpr int kRejectStatuses[] = {400, 408, 413, 414, 431, 501, 505};
 inline constexpr int kRejectKinds = sizeof kRejectStatuses / sizeof kRejectStatuses[0];
@@ -37,14 +65,18 @@ inline constexpr int kRejectKinds = sizeof kRejectStatuses / sizeof kRejectStatu
 // Counters as plain numbers: a slot's snapshot, or the master's totals (the live slots plus
 // every departed worker's last counts, so nothing goes backwards when a worker is replaced).
 struct Counters {
-  uint64_t responses[5] = {};                // by status class 1xx..5xx
+  uint64_t statuses[kStatusCells] = {};      // by status (kStatusCell)
   uint64_t duration[kDurationBuckets] = {};  // per bucket, not cumulative
   uint64_t duration_us = 0;                  // sum
   uint64_t accepted = 0;
   uint64_t rejections[kRejectKinds] = {};
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
+  uint64_t logs[kLogKinds] = {};
 
+  // Responses of status class k (1..5).
+  uint64_t responses(int k) const;
+  uint64_t responses() const;  // all
   Counters& operator+=(const Counters& o);
 };
 
@@ -59,7 +91,7 @@ struct alignas(64) ScoreboardSlot {
   char request[120] = {};  // "GET /path HTTP/1.1" of the request in the app (may tear: logs only)
 
   // Counters. Relaxed: each is a number on its own, read by the master at scrape time.
-  std::atomic<uint64_t> responses[5] = {};
+  std::atomic<uint64_t> statuses[kStatusCells] = {};
   std::atomic<uint64_t> duration[kDurationBuckets] = {};
   std::atomic<uint64_t> duration_us{0};
   std::atomic<uint64_t> accepted{0};
@@ -70,10 +102,11 @@ struct alignas(64) ScoreboardSlot {
   // Written by the master every second: the serving workers' mean open connections, rounded
   // up (0 until known). A saturated sync worker holding more than this lets clients go.
   std::atomic<int32_t> fair_share{0};
+  std::atomic<uint64_t> logs[kLogKinds] = {};  // written by the error log, not per request
 
   void set_request(std::string_view line);
   void count_response(int status) {
-    if (status >= 100 && status < 600) bump(responses[status / 100 - 1]);
+    if (status >= 100 && status < 600) bump(statuses[kStatusCell.cell[status]]);
   }
   void count_duration(int64_t us);
   void count_rejection(int status);

@@ -97,6 +97,34 @@ TEST(Values, BindSyntax) {
   EXPECT_EQ(run({"-b", "[::1", "a:b"}).error, "--bind: invalid address '[::1' (missing ']')");
 }
 
+TEST(Values, StatsdSettings) {
+  auto host = [](std::string v) {
+    std::string e = check_statsd_host(v);
+    return e.empty() ? v : "ERR " + e;
+  };
+  EXPECT_EQ(host("localhost:8125"), "localhost:8125");
+  EXPECT_EQ(host("statsd"), "statsd:8125");  // gunicorn's default port
+  EXPECT_EQ(host("[::1]:9125"), "[::1]:9125");
+  EXPECT_EQ(host("[::1]"), "[::1]:8125");
+  EXPECT_EQ(host("unix:///run/statsd.sock"), "unix:/run/statsd.sock");
+  EXPECT_EQ(host("unix:/run/statsd.sock"), "unix:/run/statsd.sock");
+  EXPECT_EQ(host("host:0"),
+            "ERR invalid statsd address 'host:0' (expected HOST:PORT, HOST (port 8125), "
+            "[IPV6]:PORT or unix:PATH)");
+  EXPECT_TRUE(host("host:99999").starts_with("ERR "));
+  EXPECT_TRUE(host("unix:").starts_with("ERR "));
+  EXPECT_TRUE(host("[zz]:1").starts_with("ERR "));
+  LoadResult r = run({"--statsd-host", "127.0.0.1:9", "--statsd-prefix", "shop...",
+                      "--dogstatsd-tags", "env:ci", "a:b"});
+  ASSERT_FALSE(r.exit_now) << r.error;
+  EXPECT_EQ(r.settings.statsd_host, "127.0.0.1:9");
+  EXPECT_EQ(r.settings.statsd_prefix, "shop.");
+  EXPECT_EQ(r.settings.dogstatsd_tags, "env:ci");
+  EXPECT_EQ(run({"--statsd-host", "a b", "a:b"}).error,
+            "--statsd-host: invalid statsd address 'a b' (expected HOST:PORT, HOST (port "
+            "8125), [IPV6]:PORT or unix:PATH)");
+}
+
 TEST(Values, TrustedAddresses) {
   std::string v = "10.0.0.0/8";
   EXPECT_EQ(check_ip_or_network(v), "");

@@ -37,11 +37,11 @@ TEST(Scoreboard, ReleasedSlotsFoldIntoTotals) {
   board.release(a);
   int b = board.claim();
   EXPECT_EQ(a, b);  // the slot is reused, zeroed
-  EXPECT_EQ(board[b].snapshot().responses[1], 0u);
+  EXPECT_EQ(board[b].snapshot().responses(2), 0u);
   board[b].count_response(200);
   Counters c = board.totals();
-  EXPECT_EQ(c.responses[1], 2u);
-  EXPECT_EQ(c.responses[3], 1u);
+  EXPECT_EQ(c.responses(2), 2u);
+  EXPECT_EQ(c.responses(4), 1u);
   EXPECT_EQ(c.rejections[4], 1u);  // 431
   EXPECT_EQ(c.bytes_in, 10u);
 }
