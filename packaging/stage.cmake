@@ -2,6 +2,7 @@
 # trees, one per component (CPACK_DEB_COMPONENT_INSTALL: TEMP/server for cppicorn, TEMP/python3
 # for cppicorn-python3), and before dpkg-deb packs them: makes each tree what a Debian package
 # must contain.
+cmake_policy(VERSION 3.25)  # IN_LIST, and whatever else a CPack script does not get by default
 set(top "${CPACK_TEMPORARY_DIRECTORY}")
 set(src "${CPACK_CPPICORN_SOURCE_DIR}")
 set(server "${top}/server")
@@ -74,8 +75,8 @@ foreach(comp ${trees})
 
   # Units: to the directory systemd's pkg-config names (Debian 12: /lib/systemd/system).
   string(REGEX REPLACE "^/+" "" unitdir "${CPACK_CPPICORN_UNITDIR}")
-  if(NOT unitdir STREQUAL "usr/lib/systemd/system")
-    file(GLOB units "${root}/usr/lib/systemd/system/*")
+  file(GLOB units "${root}/usr/lib/systemd/system/*")
+  if(units AND NOT unitdir STREQUAL "usr/lib/systemd/system")
     file(MAKE_DIRECTORY "${root}/${unitdir}")
     foreach(u ${units})
       get_filename_component(name "${u}" NAME)
@@ -110,6 +111,26 @@ foreach(comp ${trees})
   if(rc)
     message(FATAL_ERROR "gzip changelog.Debian failed")
   endif()
+  # lintian overrides, each justified in its file (packaging/PACKAGE.lintian-overrides).
+  if(EXISTS "${src}/${package}.lintian-overrides")
+    file(MAKE_DIRECTORY "${root}/usr/share/lintian/overrides")
+    file(COPY_FILE "${src}/${package}.lintian-overrides"
+         "${root}/usr/share/lintian/overrides/${package}")
+  endif()
+
+  # ELF files lose .comment (compiler versions), as dh_strip does: CPack's strip keeps it.
+  file(GLOB_RECURSE files "${root}/*")
+  foreach(f ${files})
+    if(NOT IS_SYMLINK "${f}")
+      file(READ "${f}" magic LIMIT 4 HEX)
+      if(magic STREQUAL "7f454c46")
+        execute_process(COMMAND objcopy --remove-section=.comment "${f}" RESULT_VARIABLE rc)
+        if(rc)
+          message(FATAL_ERROR "objcopy --remove-section=.comment ${f} failed")
+        endif()
+      endif()
+    endif()
+  endforeach()
 
   # Modes as Debian wants them, whatever the umask of the build was: directories 0755,
   # files 0644 (shared objects too, as dh_fixperms does), programs in /usr/bin 0755.
