@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/parser.h"
 
@@ -64,6 +65,9 @@ class App {
   // worker stops, before worker_stop.
   virtual bool thread_start(int index, std::string* error) = 0;
   virtual void thread_stop() = 0;
+  // The files the app was loaded from, which --reload watches: a native app's .so, a Python
+  // app's modules. On the loop thread, after worker_start.
+  virtual std::vector<std::string> source_files() { return {}; }
 };
 
 // Loads the app named by settings.app ("module:symbol"), looking for module.so in
