@@ -103,6 +103,9 @@ class App {
   // run_loop returns once queue.take() said stop and the app shut down (before worker_stop).
   virtual bool has_loop() const { return false; }
   virtual void run_loop(CallQueue& /*queue*/) {}
+  // The files the app was loaded from, which --reload watches: a native app's .so, a Python
+  // app's modules. On the loop thread, after worker_start.
+  virtual std::vector<std::string> source_files() { return {}; }
 };
 
 // Loads the app named by settings.app ("module:symbol"), looking for module.so in

@@ -23,7 +23,8 @@ constexpr size_t kMinAppSize = offsetof(cppicorn_app, handle) + sizeof(cppicorn_
 
 class NativeApp final : public App {
  public:
-  NativeApp(void* handle, const cppicorn_app* app) : dl_(handle), app_(app) {}
+  NativeApp(void* handle, const cppicorn_app* app, std::string path)
+      : dl_(handle), app_(app), path_(std::move(path)) {}
   ~NativeApp() override = default;  // never dlclose: app code may still run atexit handlers
 
   bool worker_start(std::string* error) override {
@@ -54,6 +55,7 @@ class NativeApp final : public App {
       app_->thread_stop(app_->context);
     }
   }
+  std::vector<std::string> source_files() override { return {path_}; }
 
  private:
   // Whether the app's struct (built against some version of the header) has this member.
@@ -64,6 +66,7 @@ class NativeApp final : public App {
 
   [[maybe_unused]] void* dl_;
   const cppicorn_app* app_;
+  std::string path_;  // the module.so it came from
 };
 
 // Where module.so may be: an explicit path, app_path, then the current directory.
@@ -166,7 +169,7 @@ std::unique_ptr<App> load(const config::Settings& settings, std::string* error) 
       return nullptr;
     }
     spdlog::debug("Loaded app {} from {}", spec, path.string());
-    return std::make_unique<NativeApp>(dl, app);
+    return std::make_unique<NativeApp>(dl, app, path.string());
   }
   if (std::string dir = python_dir(module, settings.app_path, &tried); !dir.empty()) {
     // A bare Python module is its `application`, gunicorn's default (Django's wsgi.py).

@@ -49,9 +49,12 @@ std::unique_ptr<App> load_wsgi(const WsgiSpec& spec, std::string* error) {
     spdlog::debug("Loading Python app {} with {}", spec.app, path.string());
     return std::unique_ptr<App>(factory(&spec, error));  // never dlclosed, as native apps
   }
+  // The Debian package splits the plugin out (cppicorn-python3), so a native-only install
+  // pulls in no Python: the admin who meets this needs the package's name, not a path.
   *error = fmt::format(
       "cannot load app '{}': it is a Python module, but Python support (wsgi.so) is not "
-      "installed (tried {})",
+      "installed: apt install cppicorn-python3 (from a source build: configure with "
+      "-DCPPICORN_WSGI=ON); tried {}",
       spec.app, tried);
   return nullptr;
 }

@@ -390,6 +390,7 @@ void Arbiter::tick() {
   count_rate(totals);
   push_statsd(totals);
   if (!stopping_) check_booted();
+  if (!stopping_ && settings_.reload) check_reload_requests();
   if (ticket_keys_) ticket_keys_->rotate_if_due(monotonic_ms() / 1000);
   check_upgrade_timeout();
   // Fallback for kernels without pidfds: notice the old master's exit on the tick.

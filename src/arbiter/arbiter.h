@@ -95,6 +95,7 @@ class Arbiter {
   void worker_exited(pid_t pid, const WorkerRecord& w, int status);
   void check_booted();
   void publish_fair_share();
+  void check_reload_requests();
   void murder_workers();
   void kill_all(int sig);
   bool pool_healthy() const;

@@ -164,6 +164,23 @@ void Arbiter::check_booted() {
   if (changed) manage_workers();
 }
 
+// --reload: a worker of the serving generation saw the app's files change (worker/reloader.h).
+// One new generation, as HUP starts, however many workers saw it; a request from a generation
+// already being replaced is dropped (its workers retire anyway).
+void Arbiter::check_reload_requests() {
+  bool requested = false;
+  for (auto& [pid, w] : workers_) {
+    if (!scoreboard_[w.slot].reload_requested.exchange(false)) continue;
+    requested = requested || (w.generation == generation_ && w.booted && !w.retiring);
+  }
+  if (!requested || reloading_) return;
+  spdlog::info("Reloading: the application's files changed (--reload){}",
+               settings_.preload ? "; with --preload the new workers fork from the master's "
+                                   "copy of the app, which still has the old code"
+                                 : "");
+  handle_hup();
+}
+
 void Arbiter::reap_workers() {
   int status;
   pid_t pid;

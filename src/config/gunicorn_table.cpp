@@ -39,14 +39,6 @@ constexpr Foreign kForeign[] = {
      .value = true,
      .ignore_value = "auto",
      .message = "has no effect: --reload always uses inotify"},
-    {.name = "reload",
-     .flags = "--reload",
-     .message = "is not in this build: after changing the code, send HUP (systemctl reload) "
-                "and a new generation of workers loads it"},
-    {.name = "reload_extra_files",
-     .flags = "--reload-extra-file",
-     .value = true,
-     .message = "is not in this build (see --reload)"},
     {.name = "spew",
      .flags = "--spew",
      .message = "has no effect: the server is not Python; run the app under python3 -m trace "

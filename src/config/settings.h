@@ -59,6 +59,9 @@ struct Settings {
   std::string chdir;     // change to this directory before loading the app
   std::string app_path;  // extra directory searched for module.so
   bool preload = false;
+  // Debugging (gunicorn's development reload).
+  bool reload = false;                          // inotify on the app's files: a new generation
+  std::vector<std::string> reload_extra_files;  // watched as well, with reload
   // TLS (gunicorn's names where it has one).
   std::string certfile;            // empty: no TLS
   std::string keyfile;             // empty: the key is in certfile

@@ -16,6 +16,7 @@ constexpr std::string_view kMechanics = "Server Mechanics";
 constexpr std::string_view kLogging = "Logging";
 constexpr std::string_view kTls = "TLS";
 constexpr std::string_view kObservability = "Metrics and Control";
+constexpr std::string_view kDebugging = "Debugging";
 
 // An application reference is MODULE:SYMBOL; whitespace can only be a quoting mistake, except
 // among a factory's arguments ('app:create_app(a=1, b="x y")').
@@ -617,6 +618,27 @@ const Setting kTable[] = {
      .meta = "DOGSTATSD_TAGS",
      .doc = "Comma-separated DogStatsD tags appended to every StatsD line as |#TAGS, such as "
             "'env:prod,app:shop'."},
+
+    // Debugging.
+    {.name = "reload",
+     .flags = "--reload",
+     .field = &Settings::reload,
+     .section = kDebugging,
+     .doc = "Start a new generation of workers, as HUP does, when the application's code "
+            "changes: each worker watches (inotify) the files it loaded the app from, its "
+            "MODULE.so or every Python module in sys.modules once the app is imported, and "
+            "the --reload-extra-file files. A file counts as changed when it is written and "
+            "closed, or renamed over. For development; with --preload the master's copy of "
+            "the app is what new workers fork from, so use USR2 there."},
+    {.name = "reload_extra_files",
+     .flags = "--reload-extra-file",
+     .field = &Settings::reload_extra_files,
+     .section = kDebugging,
+     .meta = "FILE",
+     .doc = "With --reload, watch this file too (templates, configuration); repeatable. "
+            "Relative to the directory after --chdir; a file that does not exist yet counts "
+            "once it is written.",
+     .default_doc = "none"},
 };
 
 }  // namespace

@@ -65,6 +65,7 @@ Worker::~Worker() {
   if (ready_ev_) event_free(ready_ev_);
   if (turnover_ev_) event_free(turnover_ev_);
   accept_watch_.reset();  // before the base it registers in
+  reloader_.reset();
   for (event* e : signal_events_) event_free(e);
   if (tick_) event_free(tick_);
   if (base_) event_base_free(base_);
@@ -131,6 +132,21 @@ bool Worker::boot(int* exit_code) {
   return true;
 }
 
+// --reload: watch what the app was loaded from and the extra files; the first change asks
+// the master, through this worker's slot, for a new generation (it looks on its tick and
+// ignores a request from a generation already being replaced).
+void Worker::start_reloader() {
+  std::vector<std::string> files = app_->source_files();
+  files.insert(files.end(), settings_.reload_extra_files.begin(),
+               settings_.reload_extra_files.end());
+  reloader_ = std::make_unique<Reloader>(base_, files, [this](const std::string& path) {
+    spdlog::info("Worker reloading: {} modified", path);  // gunicorn's words
+    slot_.reload_requested = true;
+  });
+  if (reloader_->fd() >= 0) ForkGuard::add(reloader_->fd());
+  spdlog::debug("Worker {} watching {} files for --reload", getpid(), reloader_->watched_files());
+}
+
 // After boot (worker_start ran) and once the loop's signal handlers are in place: pool
 // threads inherit the loop thread's (empty) signal mask, see ThreadPool::start.
 bool Worker::start_executor(int* exit_code) {
@@ -178,6 +194,7 @@ int Worker::run() {
   for (int fd : loop_fds) ForkGuard::add(fd);
   int exit_code = 0;
   if (!boot(&exit_code)) return exit_code;
+  if (settings_.reload) start_reloader();
   if (settings_.max_requests > 0) {
     std::random_device rd;
     int jitter = settings_.max_requests_jitter > 0

@@ -22,6 +22,7 @@
 #include "scoreboard/scoreboard.h"
 #include "worker/accept_watch.h"
 #include "worker/executor.h"
+#include "worker/reloader.h"
 
 namespace cppicorn::worker {
 
@@ -122,6 +123,7 @@ class Worker {
 
  private:
   bool boot(int* exit_code);
+  void start_reloader();
   bool start_executor(int* exit_code);
   void accept_ready(int listen_fd);
   void set_accepting(bool on);
@@ -152,6 +154,7 @@ class Worker {
   int boot_fd_;
   event_base* base_ = nullptr;
   std::unique_ptr<AcceptWatch> accept_watch_;
+  std::unique_ptr<Reloader> reloader_;  // --reload
   std::vector<event*> signal_events_;
   event* tick_ = nullptr;
   bool accepting_ = false;

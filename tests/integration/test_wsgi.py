@@ -3,6 +3,7 @@ test app run under wsgiref.validate.validator (apps/wsgi_checked.py), a Flask ap
 (apps/flaskapp.py) and apps that cannot load."""
 import json
 import os
+import shutil
 import signal
 import socket
 
@@ -350,6 +351,20 @@ def test_not_callable_exits_4(server):
     code, log = run_to_exit(server, app="wsgi_checked:CLOSED")
     assert code == 4, log
     assert "'CLOSED' is a list, not a WSGI callable" in log
+
+
+def test_without_the_plugin_names_the_package(server, tmp_path):
+    """The server installed without its Python plugin (the Debian package cppicorn without
+    cppicorn-python3): a Python app stops the boot, and the message names the package."""
+    bindir = tmp_path / "bin"  # no ../lib/cppicorn/wsgi.so, no wsgi.so next to it
+    bindir.mkdir()
+    shutil.copy2(server.binary, bindir / "cppicorn")
+    server.binary = str(bindir / "cppicorn")
+    code, log = run_to_exit(server, app="myapp:app")
+    assert code == 4, log
+    assert ("cannot load app 'myapp:app': it is a Python module, but Python support "
+            "(wsgi.so) is not installed: apt install cppicorn-python3") in log
+    assert "Traceback" not in log  # no interpreter was started to find that out
 
 
 # -- Flask -------------------------------------------------------------------------------------

@@ -1,25 +1,31 @@
 #!/bin/bash
-# tests/package/run.sh [DEB] — the Debian package, installed into a clean Debian 12 root that
-# has never seen the build tree, under that root's own systemd.
+# tests/package/run.sh [DEB…] — the Debian packages, cppicorn and cppicorn-python3, installed
+# one after the other into a clean Debian 12 root that has never seen the build tree, under
+# that root's own systemd.
 #
-#   sudo tests/package/run.sh                  builds the package (packaging/build-deb, into
+#   sudo tests/package/run.sh                  builds the packages (packaging/build-deb, into
 #                                              $PKG_BUILD_DIR, default build-deb) first
-#   sudo tests/package/run.sh path/to/x.deb    tests that package
+#   sudo tests/package/run.sh build-deb/*.deb  tests those two (any order: told apart by their
+#                                              Package: field)
 #
 # 1. a Debian 12 root made by debootstrap once and cached (root.sh); every run works on an
 #    overlay of it, so the cache is never touched;
 # 2. before boot, in a chroot: the host's apt sources, and
-#    `apt-get install --download-only ./cppicorn.deb` fetches the package's dependencies from
-#    the Debian mirror (the container itself has no network);
+#    `apt-get install --download-only` of both packages fetches their dependencies from the
+#    Debian mirror (the container itself has no network);
 # 3. the root boots its own systemd in a systemd-nspawn container (tests/systemd/lib.sh's
 #    cgroup, teardown and helpers; -D ROOT instead of the host's /usr), and inside it:
-#    `dpkg -i` (fails on the missing dependencies, as it should), `apt-get install -f`;
+#    cppicorn alone: `dpkg -i` (fails on the missing dependencies, as it should), `apt-get
+#    install -f`, which pulls in no Python (no python3*/libpython* package, none in Depends:);
 #    nothing is started or enabled by that; the cppicorn user exists; `systemctl start
 #    cppicorn@hello` answers "Hello, World!"; a reload, a USR2 upgrade (MAINPID hand-over)
-#    and the socket unit work; the tutorial's myapp.py runs through the WSGI plugin;
-#    `apt-get remove` stops the instances and keeps the admin's edited hello.yaml and nothing
-#    else of the package; `dpkg --purge` leaves nothing behind (a diff of the root's file list
-#    before the package and after the purge, less the files of the dependencies).
+#    and the socket unit work; a Python app fails to start with a message naming
+#    cppicorn-python3. Then cppicorn-python3 (Depends: cppicorn (= version), libpython3.11)
+#    the same way, and the tutorial's myapp.py runs through its plugin. `apt-get remove
+#    cppicorn-python3` takes the plugin and nothing the native server needs; `apt-get remove
+#    cppicorn` stops the instances and keeps the admin's edited hello.yaml and nothing else of
+#    either package; `dpkg --purge` of both leaves nothing behind (a diff of the root's file
+#    list before the packages and after the purge, less the files of the dependencies).
 #
 # Prints PASS/FAIL lines and timings. Exit 0 all passed, 1 a check failed, 2 setup error,
 # 77 debootstrap or systemd-nspawn not installed (skip). KEEP=1 keeps the work directory,
@@ -69,25 +75,43 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ---- the package -------------------------------------------------------------------------
+# ---- the packages ------------------------------------------------------------------------
 t=$(sd_now)
 if [ $# -ge 1 ]; then
-    DEB=$(readlink -f "$1")
+    DEBS=("$@")
 else
     "$top/packaging/build-deb" "${PKG_BUILD_DIR:-build-deb}" > "$WORK/build.log" 2>&1 ||
         { echo "ERROR: packaging/build-deb failed:"; tail -n 30 "$WORK/build.log"; exit 2; }
-    DEB=$(tail -n 1 "$WORK/build.log")
+    mapfile -t DEBS < <(grep '\.deb$' "$WORK/build.log" | grep -v '^lintian ' | tail -n 2)
 fi
-[ -f "$DEB" ] || { echo "ERROR: no package at '$DEB'"; exit 2; }
-PKG=$(dpkg-deb -f "$DEB" Package)
-echo "package: $DEB ($(sd_el "$t") s)"
-note "Depends: $(dpkg-deb -f "$DEB" Depends)"
+DEB="" PYDEB=""
+for d in "${DEBS[@]}"; do
+    [ -f "$d" ] || { echo "ERROR: no package at '$d'"; exit 2; }
+    case "$(dpkg-deb -f "$d" Package)" in
+        cppicorn) DEB=$(readlink -f "$d") ;;
+        cppicorn-python3) PYDEB=$(readlink -f "$d") ;;
+        *) echo "ERROR: '$d' is neither cppicorn nor cppicorn-python3"; exit 2 ;;
+    esac
+done
+[ -n "$DEB" ] && [ -n "$PYDEB" ] ||
+    { echo "ERROR: need both cppicorn_*.deb and cppicorn-python3_*.deb (got: ${DEBS[*]})"; exit 2; }
+PKG=cppicorn PYPKG=cppicorn-python3
+VERSION=$(dpkg-deb -f "$DEB" Version)
+echo "packages: $DEB, $PYDEB ($(sd_el "$t") s)"
+note "$PKG Depends: $(dpkg-deb -f "$DEB" Depends)"
+note "$PYPKG Depends: $(dpkg-deb -f "$PYDEB" Depends)"
 
-# The package's paths, canonical (merged /usr: /lib/x → /usr/lib/x), files and directories.
+# The packages' paths, canonical (merged /usr: /lib/x → /usr/lib/x), files and directories:
+# WORK/NAME-paths, NAME-files per package; pkg-paths, pkg-files, pkg-conffiles for both.
 canon() { sed -E 's#^/(bin|sbin|lib|lib32|lib64|libx32)/#/usr/\1/#; s#/$##'; }
-dpkg-deb --fsys-tarfile "$DEB" | tar -t | sed 's#^\./#/#' | grep -v '^/$' | canon | sort -u > "$WORK/pkg-paths"
-dpkg-deb --fsys-tarfile "$DEB" | tar -tv | awk '$1 !~ /^d/ {print $NF}' | sed 's#^\./#/#' | canon | sort -u > "$WORK/pkg-files"
-dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles 2>/dev/null | canon | sort -u > "$WORK/pkg-conffiles"
+for d in "$DEB" "$PYDEB"; do
+    n=$(dpkg-deb -f "$d" Package)
+    dpkg-deb --fsys-tarfile "$d" | tar -t | sed 's#^\./#/#' | grep -v '^/$' | canon | sort -u > "$WORK/$n-paths"
+    dpkg-deb --fsys-tarfile "$d" | tar -tv | awk '$1 !~ /^d/ {print $NF}' | sed 's#^\./#/#' | canon | sort -u > "$WORK/$n-files"
+    dpkg-deb --ctrl-tarfile "$d" | tar -xO ./conffiles 2>/dev/null | canon
+done | sort -u > "$WORK/pkg-conffiles"
+sort -u "$WORK/$PKG-paths" "$WORK/$PYPKG-paths" > "$WORK/pkg-paths"
+sort -u "$WORK/$PKG-files" "$WORK/$PYPKG-files" > "$WORK/pkg-files"
 
 # ---- the root: cached, then an overlay of it -----------------------------------------------
 t=$(sd_now)
@@ -104,9 +128,10 @@ t=$(sd_now)
 pkg_root_sources "$ROOT"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null
 cp "$DEB" "$ROOT/root/$PKG.deb"
+cp "$PYDEB" "$ROOT/root/$PYPKG.deb"
 mount -t proc proc "$ROOT/proc" && mount --rbind /dev "$ROOT/dev" || { echo "ERROR: chroot mounts"; exit 2; }
 fetch() { timeout 600 chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
-              --download-only install "/root/$PKG.deb" >> "$WORK/fetch.log" 2>&1; }
+              --download-only install "/root/$PKG.deb" "/root/$PYPKG.deb" >> "$WORK/fetch.log" 2>&1; }
 if ! fetch; then
     note "apt-get could not fetch the dependencies; apt-get update and again"
     timeout 600 chroot "$ROOT" apt-get -q update >> "$WORK/fetch.log" 2>&1
@@ -132,22 +157,33 @@ snapshot() {
 }
 installed() { inside dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' | awk '$1 ~ /^.i/ {print $2}' | sort; }
 snapshot before
-installed > "$WORK/pkgs-before"
 inside sh -c 'ls /etc/systemd/system/*.wants 2>/dev/null' | sort > "$WORK/wants-before"
 
-# ---- install: dpkg -i, then apt-get install -f ---------------------------------------------
-t=$(sd_now)
-inside env DEBIAN_FRONTEND=noninteractive timeout 300 dpkg -i "/root/$PKG.deb" > "$WORK/dpkg-i.log" 2>&1
-rc_dpkg=$?
-inside env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get -q -y --no-download install -f > "$WORK/apt-f.log" 2>&1
-rc_apt=$?
-status=$(inside dpkg-query -W -f '${Status}' "$PKG" 2>/dev/null)
-check install "$([ "$rc_apt" = 0 ] && [ "$status" = "install ok installed" ]; echo $?)" \
-    "dpkg -i exit $rc_dpkg (missing dependencies), apt-get install -f exit $rc_apt; status '$status' ($(sd_el "$t") s)"
-[ "$rc_apt" = 0 ] || tail -n 20 "$WORK/apt-f.log"
-installed > "$WORK/pkgs-after"
-comm -13 "$WORK/pkgs-before" "$WORK/pkgs-after" | grep -vx "$PKG" > "$WORK/pkgs-new"
-note "dependencies installed from Debian: $(tr '\n' ' ' < "$WORK/pkgs-new")"
+# ---- install cppicorn alone: dpkg -i, then apt-get install -f -------------------------------
+# install_one NAME: dpkg -i (which fails on the missing dependencies), apt-get install -f,
+# the check NAME-install; WORK/NAME-new lists the packages that came with it.
+install_one() {
+    local name=$1 t rc_dpkg rc_apt status
+    t=$(sd_now)
+    installed > "$WORK/$name-pkgs-before"
+    inside env DEBIAN_FRONTEND=noninteractive timeout 300 dpkg -i "/root/$name.deb" > "$WORK/$name-dpkg-i.log" 2>&1
+    rc_dpkg=$?
+    inside env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get -q -y --no-download install -f > "$WORK/$name-apt-f.log" 2>&1
+    rc_apt=$?
+    status=$(inside dpkg-query -W -f '${Status}' "$name" 2>/dev/null)
+    check "$name-install" "$([ "$rc_apt" = 0 ] && [ "$status" = "install ok installed" ]; echo $?)" \
+        "dpkg -i exit $rc_dpkg (missing dependencies), apt-get install -f exit $rc_apt; status '$status' ($(sd_el "$t") s)"
+    [ "$rc_apt" = 0 ] || tail -n 20 "$WORK/$name-apt-f.log"
+    installed | comm -13 "$WORK/$name-pkgs-before" - | grep -vx "$name" > "$WORK/$name-new"
+    note "dependencies of $name installed from Debian: $(tr '\n' ' ' < "$WORK/$name-new")"
+}
+install_one "$PKG"
+
+# A native-only installation pulls in no Python: none in Depends:, none installed.
+depends=$(dpkg-deb -f "$DEB" Depends)
+py=$(installed | grep -E '^(lib)?python' | tr '\n' ' ')
+check no-python "$( ! grep -qi python <<< "$depends" && [ -z "$py" ]; echo $?)" \
+    "python packages installed with $PKG alone: '${py:-none}'; python in Depends: '$(grep -oiE '[^ ,]*python[^ ,]*' <<< "$depends" | tr '\n' ' ')'"
 
 # Installing started nothing and enabled nothing.
 units=$(inside systemctl list-units --all --plain --no-legend 'cppicorn*' | awk '{print $1 "=" $3}' | tr '\n' ' ')
@@ -209,7 +245,32 @@ check socket-activation "$([ "$rc" = 0 ] && [ "$before" = inactive ] && [ "$body
                            active cppicorn@hello.service; echo $?)" \
     "enable --now exit $rc; service $before before the first connection, curl: '$body' ($(sd_el "$t") s)"
 
-# A Python WSGI app (the tutorial's myapp.py, installed with the examples) under the hardened
+# A Python app on cppicorn alone: the start fails (exit 4, no restart loop), and the journal
+# says which package to install.
+t=$(sd_now)
+printf 'def app(environ, start_response):\n    start_response("200 OK", [])\n    return [b"py\\n"]\n' |
+    write_file /srv/cppicorn-pkgtest/pyapp.py
+printf 'app: pyapp:app\nchdir: /srv/cppicorn-pkgtest\nbind: [127.0.0.1:8003]\nworkers: 1\n' |
+    write_file /etc/cppicorn/pyapp.yaml
+mark=$(journal_mark)
+sc start cppicorn@pyapp.service 2>/dev/null; rc=$?
+said=$(journal "$mark" -u cppicorn@pyapp.service -o cat | grep -F 'apt install cppicorn-python3' | head -n 1)
+check python-app-names-package "$([ "$rc" != 0 ] && [ -n "$said" ] &&
+                                  [ "$(prop cppicorn@pyapp.service ExecMainStatus)" = 4 ]; echo $?)" \
+    "systemctl start cppicorn@pyapp without $PYPKG exit $rc, ExecMainStatus=$(prop cppicorn@pyapp.service ExecMainStatus), NRestarts=$(prop cppicorn@pyapp.service NRestarts); journal: '${said:-nothing naming $PYPKG}' ($(sd_el "$t") s)"
+[ -n "$said" ] || inside journalctl -q --no-pager -n 30 -u cppicorn@pyapp.service
+sc reset-failed cppicorn@pyapp.service 2>/dev/null
+inside rm -rf /etc/cppicorn/pyapp.yaml /srv/cppicorn-pkgtest
+
+# ---- install cppicorn-python3 next ---------------------------------------------------------
+install_one "$PYPKG"
+depends=$(dpkg-deb -f "$PYDEB" Depends)
+check python3-depends "$(grep -qF "cppicorn (= $VERSION)" <<< "$depends" &&
+                         grep -qE '(^|, )libpython3\.11( |,|$)' <<< "$depends" &&
+                         grep -qx libpython3.11 "$WORK/$PYPKG-new"; echo $?)" \
+    "Depends: $depends; installed with it: $(tr '\n' ' ' < "$WORK/$PYPKG-new")"
+
+# A Python WSGI app (the tutorial's myapp.py, installed with the plugin) under the hardened
 # template unit, through the packaged plugin and the libpython dpkg-shlibdeps made the package
 # depend on. (ProtectSystem=strict keeps Python from writing bytecode under /usr.)
 t=$(sd_now)
@@ -223,6 +284,21 @@ check wsgi-myapp "$([ "$rc" = 0 ] && [ "$body" = "Hello, World!" ]; echo $?)" \
 [ "$body" = "Hello, World!" ] || inside journalctl -q --no-pager -n 30 -u cppicorn@wsgi.service
 sc stop cppicorn@wsgi.service
 inside rm -f /etc/cppicorn/wsgi.yaml
+
+# ---- remove cppicorn-python3: its files go, the native server stays and serves --------------
+t=$(sd_now)
+inside env DEBIAN_FRONTEND=noninteractive timeout 300 apt-get -q -y remove "$PYPKG" > "$WORK/remove-py.log" 2>&1
+rc=$?
+status=$(inside dpkg-query -W -f '${Status}' "$PYPKG" 2>/dev/null)
+left=""
+while read -r f; do
+    [ -e "$ROOT$f" ] || [ -L "$ROOT$f" ] && left="$left $f"
+done < "$WORK/$PYPKG-files"
+body=$(HTTP_TIMEOUT=10 http --unix-socket /run/cppicorn/hello.sock http://localhost/)
+check remove-python3 "$([ "$rc" = 0 ] && [ -z "$left" ] && [ "$body" = "Hello, World!" ] &&
+                        case "$status" in ''|*' not-installed'|*' config-files') true ;; *) false ;; esac
+                        echo $?)" \
+    "apt-get remove $PYPKG exit $rc, status '$status', its files left:${left:- none}; $PKG still serves: '$body' ($(sd_el "$t") s)"
 
 # ---- remove: the admin's edit stays, nothing else of the package does ----------------------
 t=$(sd_now)
@@ -243,20 +319,22 @@ while read -r f; do
     grep -qxF "$f" "$WORK/pkg-conffiles" && continue
     [ -e "$ROOT$f" ] || [ -L "$ROOT$f" ] && left="$left $f"
 done < "$WORK/pkg-files"
-for d in /usr/lib/cppicorn /usr/include/cppicorn /usr/share/doc/cppicorn; do
+for d in /usr/lib/cppicorn /usr/include/cppicorn /usr/share/doc/cppicorn /usr/share/doc/cppicorn-python3; do
     [ -e "$ROOT$d" ] && left="$left $d/"
 done
 check remove-leaves-only-conffile "$([ -z "$left" ]; echo $?)" "package files left:${left:- none}"
 
-# ---- purge: nothing left -----------------------------------------------------------------
+# ---- purge both: nothing left -----------------------------------------------------------------
 t=$(sd_now)
-inside env DEBIAN_FRONTEND=noninteractive timeout 300 dpkg --purge "$PKG" > "$WORK/purge.log" 2>&1
+inside env DEBIAN_FRONTEND=noninteractive timeout 300 dpkg --purge "$PYPKG" "$PKG" > "$WORK/purge.log" 2>&1
 rc=$?
 status=$(inside dpkg-query -W -f '${db:Status-Abbrev}' "$PKG" 2>/dev/null)
+pystatus=$(inside dpkg-query -W -f '${db:Status-Abbrev}' "$PYPKG" 2>/dev/null)
 snapshot after
 # dependencies' files (dpkg -L, canonical) are expected; so is a little system state, and
 # what a dependency's postinst makes outside dpkg's lists (readline-common, which libpython
 # pulls in, copies /usr/share/readline/inputrc to /etc/inputrc)
+sort -u "$WORK/$PKG-new" "$WORK/$PYPKG-new" > "$WORK/pkgs-new"
 for p in $(cat "$WORK/pkgs-new"); do inside dpkg -L "$p"; done 2>/dev/null | canon | sort -u > "$WORK/deps-files"
 deps_made=""
 grep -qx readline-common "$WORK/pkgs-new" && deps_made='|^/etc/inputrc$'
@@ -269,8 +347,9 @@ while read -r f; do
     grep -qxF "$f" "$WORK/before" || echo "$f"
 done < "$WORK/pkg-paths" >> "$WORK/leftover"
 sort -u -o "$WORK/leftover" "$WORK/leftover"
-check purge "$([ "$rc" = 0 ] && case "$status" in ''|'un '|'pn ') true ;; *) false ;; esac; echo $?)" \
-    "dpkg --purge exit $rc, status now '${status:-unknown}' ($(sd_el "$t") s)"
+purged() { case "$1" in ''|'un '|'pn ') true ;; *) false ;; esac; }
+check purge "$([ "$rc" = 0 ] && purged "$status" && purged "$pystatus"; echo $?)" \
+    "dpkg --purge $PYPKG $PKG exit $rc, status now '${status:-unknown}', '${pystatus:-unknown}' ($(sd_el "$t") s)"
 check purge-leaves-nothing "$([ ! -s "$WORK/leftover" ]; echo $?)" \
     "files in the root after purge that were not there before the package (less the $(wc -l < "$WORK/pkgs-new") dependencies' files): $(if [ -s "$WORK/leftover" ]; then tr '\n' ' ' < "$WORK/leftover"; else echo none; fi)"
 note "the system user stays after purge, as Debian does for every system user: $(inside getent passwd cppicorn | cut -d: -f1,3)"

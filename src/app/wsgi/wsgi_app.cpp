@@ -260,6 +260,29 @@ class WsgiApp final : public app::App {
     PyGILState_Release(t_gil_state);  // deletes the thread state Ensure made
   }
 
+  // Every module's __file__ (the app's own and what it imported, the standard library
+  // included, as gunicorn's reloader watches sys.modules); modules imported later are not.
+  std::vector<std::string> source_files() override {
+    PyEval_RestoreThread(t_idle);
+    std::vector<std::string> files;
+    {  // the references go before the GIL does
+      Ref modules(PyDict_Values(PyImport_GetModuleDict()));  // a copy: imports may run meanwhile
+      for (Py_ssize_t i = 0; modules && i < PyList_GET_SIZE(modules.get()); ++i) {
+        Ref file(PyObject_GetAttrString(PyList_GET_ITEM(modules.get(), i), "__file__"));
+        const char* path =
+            file && PyUnicode_Check(file.get()) ? PyUnicode_AsUTF8(file.get()) : nullptr;
+        if (path != nullptr) {
+          files.emplace_back(path);
+        } else {
+          PyErr_Clear();  // a built-in module has no __file__; a namespace package has None
+        }
+      }
+      if (!modules) PyErr_Clear();
+    }
+    t_idle = PyEval_SaveThread();
+    return files;
+  }
+
   bool handle(app::Exchange& x) override {
     PyEval_RestoreThread(t_idle);
     Current& c = current();
