@@ -55,6 +55,8 @@ struct Setting {
 
 // All rows, in help/man order (grouped by section, sections in first-appearance order).
 std::span<const Setting> settings_table();
+// The second part of the rows (table_operations.cpp), which settings_table() appends.
+std::span<const Setting> operations_rows();
 // The row with this YAML name, or nullptr.
 const Setting* find_setting(std::string_view name);
 // The first long flag of a row ("--workers"), or the upper-cased name for positionals.
