@@ -27,21 +27,14 @@ Completions::~Completions() {
 }
 
 void Completions::push(Task& task) {
-  task.next_ = nullptr;
-  bool was_empty;
-  {
-    std::lock_guard lock(mu_);
-    was_empty = head_ == nullptr;
-    if (tail_ != nullptr) {
-      tail_->next_ = &task;
-    } else {
-      head_ = &task;
-    }
-    tail_ = &task;
-  }
+  Task* top = top_.load(std::memory_order_relaxed);
+  do {
+    task.next_ = top;
+  } while (!top_.compare_exchange_weak(top, &task, std::memory_order_release,
+                                       std::memory_order_relaxed));
   // Only the first completion since the loop's last drain wakes it: the loop reads the
-  // eventfd before it takes the queue, so nothing pushed after that can be missed.
-  if (was_empty) {
+  // eventfd before it takes the stack, so nothing pushed after that can be missed.
+  if (top == nullptr) {
     uint64_t one = 1;
     while (::write(wake_fd_.get(), &one, sizeof one) < 0 && errno == EINTR) {
     }
@@ -57,11 +50,12 @@ void Completions::drain() {
   if (::read(wake_fd_.get(), &count, sizeof count) < 0 && errno != EAGAIN) {
     spdlog::error("completion wake-up: {}", strerror(errno));
   }
-  Task* task;
-  {
-    std::lock_guard lock(mu_);
-    task = head_;
-    head_ = tail_ = nullptr;
+  Task* task = nullptr;  // the stack, reversed into push order
+  for (Task* t = top_.exchange(nullptr, std::memory_order_acquire); t != nullptr;) {
+    Task* below = t->next_;
+    t->next_ = task;
+    task = t;
+    t = below;
   }
   while (task != nullptr) {
     Task* next = task->next_;  // complete() may hand the task over again
