@@ -255,11 +255,11 @@ class Connection final : public app::Exchange, public Task {
   // WebSocket: the session (kept for reuse), and where it is. Loop-owned, except that the
   // app's thread reads ws_call_ (set before the call goes out, cleared after it is back).
   std::unique_ptr<WsSession> ws_;
-  bool ws_call_ = false;        // the call is a WebSocket handshake
-  bool ws_open_ = false;        // accepted: the 101 is out, frames flow
-  bool ws_app_done_ = false;    // the app's call ended (complete())
-  bool ws_tcp_closed_ = false;  // the socket is gone; the connection waits for the call
-  bool ws_shut_ = false;        // our side of TCP is shut: input is discarded until EOF
+  bool ws_call_ = false;         // the call is a WebSocket handshake
+  bool ws_open_ = false;         // accepted: the 101 is out, frames flow
+  bool ws_app_done_ = false;     // the app's call ended (complete())
+  bool ws_tcp_closed_ = false;   // the socket is gone; the connection waits for the call
+  bool ws_shut_ = false;         // our side of TCP is shut: input is discarded until EOF
   bool ws_read_paused_ = false;  // the app did not take the inbox: not reading
   bool ws_write_armed_ = false;
 

@@ -45,8 +45,8 @@ bool Connection::ws_begin() {
   const ws::HandshakeError error = ws::check_handshake(request_, offer);
   keep_alive_ = false;
   if (error) {
-    spdlog::debug("Refusing WebSocket handshake from {}: {} {}", remote_addr(),
-                  error.http_status, error.reason);
+    spdlog::debug("Refusing WebSocket handshake from {}: {} {}", remote_addr(), error.http_status,
+                  error.reason);
     status_ = error.http_status;
     worker_.slot().count_rejection(status_);
     linger_ = true;
@@ -58,8 +58,7 @@ bool Connection::ws_begin() {
   ws_->reset(worker_.executor(), *this, static_cast<uint64_t>(worker_.settings().ws_max_size),
              offer);
   ws_call_ = true;
-  ws_open_ = ws_app_done_ = ws_tcp_closed_ = ws_shut_ = ws_read_paused_ = ws_write_armed_ =
-      false;
+  ws_open_ = ws_app_done_ = ws_tcp_closed_ = ws_shut_ = ws_read_paused_ = ws_write_armed_ = false;
   return true;
 }
 

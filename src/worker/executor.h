@@ -45,8 +45,8 @@ class Task : public app::Call {
   friend class ThreadPool;
   friend class Completions;
   friend class AsgiExecutor;
-  Task* next_ = nullptr;  // intrusive queue link: queueing a task never allocates
-  bool poke_queued_ = false;   // in AsgiExecutor's poke list (under its lock)
+  Task* next_ = nullptr;        // intrusive queue link: queueing a task never allocates
+  bool poke_queued_ = false;    // in AsgiExecutor's poke list (under its lock)
   bool notify_queued_ = false;  // in AsgiExecutor's woken list (under its lock)
 };
 

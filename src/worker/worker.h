@@ -175,7 +175,7 @@ class Worker {
   std::unique_ptr<Executor> executor_;
   Executor* pool_ = nullptr;  // executor_ when calls run off the loop (gthread, asgi)
   bool asgi_ = false;
-  size_t in_flight_ = 0;      // submitted calls not yet completed
+  size_t in_flight_ = 0;  // submitted calls not yet completed
   event* defer_ev_ = nullptr;
   event* ready_ev_ = nullptr;
   std::vector<Connection*> ready_, starting_;  // swapped, as deferred_ and resuming_

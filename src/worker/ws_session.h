@@ -32,7 +32,7 @@ class WsSession final : public app::WebSocket, public ws::FrameVisitor {
 
   // What the app's thread asked the loop for since the loop last looked.
   struct Outbound {
-    bool close = false;       // the app closed with close_code, close_reason
+    bool close = false;        // the app closed with close_code, close_reason
     bool resume_read = false;  // the app took the inbox below kLowWater
     uint16_t close_code = 0;
     std::string close_reason;

@@ -1,7 +1,7 @@
 // The Python half of the ASGI bridge, compiled once at load: serve() runs the worker's
 // asyncio loop (lifespan startup, the requests, lifespan shutdown); _Cycle is one HTTP
-// request's receive() and send(), _WsCycle one WebSocket's. Everything that touches bytes on the wire is the C side's
-// (_cppicorn_asgi, asgi_module.cpp).
+// request's receive() and send(), _WsCycle one WebSocket's. Everything that touches bytes
+// on the wire is the C side's (_cppicorn_asgi, asgi_module.cpp, asgi_ws.cpp).
 #include "app/asgi/asgi.h"
 
 namespace cppicorn::asgi {

@@ -23,9 +23,9 @@
 namespace cppicorn::asgi {
 namespace {
 
-app::CallQueue* g_queue = nullptr;  // the running loop's (its thread, under the GIL)
-std::string g_mount;                // root_path of every scope
-PyObject* g_asgi = nullptr;         // the scope's "asgi" dict, shared by every scope
+app::CallQueue* g_queue = nullptr;         // the running loop's (its thread, under the GIL)
+std::string g_mount;                       // root_path of every scope
+PyObject* g_asgi = nullptr;                // the scope's "asgi" dict, shared by every scope
 std::vector<app::Call*> g_taken, g_woken;  // reused by take()
 
 }  // namespace
