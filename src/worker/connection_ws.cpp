@@ -130,7 +130,11 @@ void Connection::ws_decode() {
   } else {
     in_len_ = head_len_;  // nothing after a close frame or a violation is read
   }
-  out_.append(ws_->wire());
+  if (r.status == ws::FrameDecoder::Result::kClosed) {
+    WsSession::Outbound ignored;
+    ws_->take_outbound(&out_, &ignored, true);  // the app's last frames go before the echo
+  }
+  out_.append(ws_->wire());  // pongs, the close echo
   ws_->wire().clear();
   if (r.status == ws::FrameDecoder::Result::kError) {
     spdlog::debug("Closing WebSocket from {}: {} ({})", remote_addr(), r.reason, r.close_code);
@@ -143,10 +147,8 @@ void Connection::ws_decode() {
       out_.append(ws::frame_header(ws::Opcode::kClose, p.size).view());
       out_.append(p.view());
     }
-  } else if (r.status == ws::FrameDecoder::Result::kClosed) {
-    WsSession::Outbound ignored;
-    ws_->take_outbound(&out_, &ignored, true);  // the app's last frames go before the echo
-  } else if (!ws_read_paused_ && ws_->inbox_full()) {
+  } else if (r.status == ws::FrameDecoder::Result::kNeedMore && !ws_read_paused_ &&
+             ws_->inbox_full()) {
     event_del(&read_ev_);  // until the app takes its messages (a poke with resume_read)
     ws_read_paused_ = true;
   }
