@@ -16,7 +16,7 @@ import struct
 import pytest
 
 from conftest import wait_for
-from test_asgi import start
+from test_asgi import APPS, ENV, start
 
 websockets = pytest.importorskip("websockets")
 
@@ -275,6 +275,26 @@ def test_largest_message_passes(ws_server):
     ws.send(frame(2, b"y" * 4096))
     assert ws.frame() == (2, b"y" * 4096)
     ws.close()
+
+
+def test_wss_over_tls(server, tmp_path_factory):
+    # The same frames over TLS (scheme wss), big enough for partial TLS writes.
+    from test_tls import Pki
+    pki = Pki(str(tmp_path_factory.mktemp("pki")))
+    server.start("-b", f"https://127.0.0.1:{server.port}", *pki.server_args(), "-w", "1",
+                 "-k", "asgi", "--app-path", APPS, app="asgi_ws:app", bind=False, env=ENV)
+    big = os.urandom(1_000_000)
+
+    async def go():
+        tls = {"ssl": pki.client_context(), "server_hostname": "localhost"}
+        async with websockets.connect(f"wss://127.0.0.1:{server.port}/scope", **tls) as ws:
+            scheme = json.loads(await ws.recv())["scheme"]
+        async with websockets.connect(f"wss://127.0.0.1:{server.port}/echo", max_size=None,
+                                      **tls) as ws:
+            await ws.send(big)
+            await ws.send("after")
+            return scheme, await ws.recv() == big, await ws.recv()
+    assert run(go()) == ("wss", True, "after")
 
 
 # -- a framework ---------------------------------------------------------------------------
