@@ -297,6 +297,30 @@ def test_wss_over_tls(server, tmp_path_factory):
     assert run(go()) == ("wss", True, "after")
 
 
+def test_worker_connections_counts_open_websockets(server):
+    # Two open WebSockets fill --worker-connections 2: a third client waits in the listen
+    # queue until one of them closes, then it is served.
+    from test_asgi import listen_queue
+    start(server, "asgi_ws:app", "--worker-connections", "2")
+
+    async def go():
+        a = await websockets.connect(url(server, "/echo"))
+        b = await websockets.connect(url(server, "/echo"))
+        third = asyncio.ensure_future(websockets.connect(url(server, "/echo")))
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, lambda: wait_for(
+            lambda: listen_queue(server.port) == 1, what="the third client queued"))
+        assert not third.done()
+        await a.close()
+        c = await third
+        await c.send("third")
+        reply = await c.recv()
+        await b.close()
+        await c.close()
+        return reply
+    assert run(go()) == "third"
+
+
 # -- a framework ---------------------------------------------------------------------------
 
 def test_fastapi_websocket_route(server):
