@@ -54,6 +54,9 @@ bool Connection::ws_begin() {
     write_pending();
     return false;
   }
+  // Room for frames after the head, made now: growing the buffer later would parse the head
+  // again while the app's thread may read it (the request line in an error's log line).
+  ensure_input_space(4096);
   if (!ws_) ws_ = std::make_unique<WsSession>();
   ws_->reset(worker_.executor(), *this, static_cast<uint64_t>(worker_.settings().ws_max_size),
              offer);
@@ -103,7 +106,7 @@ void Connection::ws_readable(short what) {
     ws_->handshake().lost();
     return close();
   }
-  if (in_cap_ - in_len_ < 4096 && !ensure_input_space(16384)) {
+  if (in_len_ == in_cap_) {  // cannot be: ws_begin left room, and frames leave <= 139 bytes
     ws_->handshake().lost();
     return close();
   }
