@@ -17,6 +17,15 @@ run_wrk() {
   echo "LOADAVG_AFTER $(cut -d' ' -f1 /proc/loadavg)" >>"$out"
 }
 
+# run_ws_echo OUT PORT SECONDS: the WebSocket echo load (bench/lib/ws_echo_load.c, built
+# into $RUN on first use), CONNS_WS connections with one message in flight each.
+run_ws_echo() {
+  local bin=$RUN/ws_echo_load
+  [[ -x $bin ]] || cc -O2 -o "$bin" "$BENCH_DIR/lib/ws_echo_load.c" || return 1
+  timeout --foreground -k 5 $(( $3 + 30 )) "$bin" 127.0.0.1 "$2" "${CONNS_WS:-64}" "$3" \
+    >"$1" 2>&1 || true
+}
+
 # Promptness: while wrk holds CONNS keep-alive connections busy, does a *new*
 # connection get served quickly? A worker that only services its existing connections
 # (or a sync worker stuck on one) makes this newcomer wait. One line per curl:
@@ -78,7 +87,11 @@ run_case() {  # run_case CASE OUTFILE SECONDS
   if [[ $id == *-scraped ]]; then
     "$PY" "$BENCH_DIR/lib/scrape.py" "127.0.0.1:$METRICS_PORT" 0.1 >"$pre.scrapes" & scraper=$!
   fi
-  run_wrk "$2" "http://127.0.0.1:${SRV_PORT[$inst]}$path" "$3" "${args[@]}"
+  if [[ $hdr == WS ]]; then  # the wsecho rows: WebSocket echo messages, not HTTP requests
+    run_ws_echo "$2" "${SRV_PORT[$inst]}" "$3"
+  else
+    run_wrk "$2" "http://127.0.0.1:${SRV_PORT[$inst]}$path" "$3" "${args[@]}"
+  fi
   [[ -n $cpu0 ]] && echo "MASTER_CPU_MS $(( $(master_cpu_ms "${SRV_PID[$inst]:-0}") - cpu0 ))" >>"$2"
   if [[ -n $scraper ]]; then
     kill -TERM "$scraper" 2>/dev/null; wait "$scraper" || true

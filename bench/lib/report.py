@@ -322,6 +322,9 @@ if io is not None:
 if any(c["scenario"] == "ASGI hello keep-alive" for c in cases):
     out.append(rps_goal("ASGI hello ≥ 2.5× uvicorn (uvloop, httptools; same workers)",
                         "ASGI hello keep-alive", "cppicorn-asgi", "uvicorn", at_least=2.5))
+if any(c["scenario"] == "WebSocket echo (msg/s)" for c in cases):
+    out.append(rps_goal("WebSocket echo ≥ 2× uvicorn (64 connections, one message in flight)",
+                        "WebSocket echo (msg/s)", "cppicorn-asgi", "uvicorn", at_least=2.0))
 print("\n".join(out))
 
 # ---- raw outputs

@@ -17,6 +17,37 @@ struct Settings;
 
 namespace cppicorn::app {
 
+// The app's side of a WebSocket (RFC 6455) on an asgi worker: the connection's loop does
+// the handshake and all framing; the app's thread accepts, takes whole messages and sends
+// them. Every method is for the app's thread, between take() and done() of its call.
+class WebSocket {
+ public:
+  struct Message {
+    enum Kind : uint8_t { kNone, kText, kBinary, kDisconnect } kind = kNone;
+    std::string data;   // the payload (valid UTF-8 for kText), or the disconnect's reason
+    uint16_t code = 0;  // kDisconnect: the peer's close code (1005: none, 1006: no close)
+  };
+  enum class Sent : uint8_t { kOk, kFull, kClosed };
+
+  // Sec-WebSocket-Protocol as the client offered them, in order.
+  virtual const std::vector<std::string>& subprotocols() const = 0;
+  // The app accepts the handshake: the worker answers 101 with `subprotocol` (empty: none)
+  // and the fields added with Exchange::add_header. Then only this interface is used.
+  virtual void accept(std::string_view subprotocol) = 0;
+  // The next event, or false when none is there yet: the call then shows up in the woken
+  // list of CallQueue::take once one arrives. A disconnect repeats once delivered.
+  virtual bool receive(Message* out) = 0;
+  // Queues one message. kFull: queued, but the outbound buffer is above its high-water
+  // mark: wait for a wake-up and writable(). kClosed: the connection is closing or gone.
+  virtual Sent send(bool text, const void* data, size_t len) = 0;
+  virtual Sent writable() = 0;
+  // Starts the closing handshake with `code` (once; later calls do nothing).
+  virtual void close(uint16_t code, std::string_view reason) = 0;
+
+ protected:
+  ~WebSocket() = default;
+};
+
 // One request being handled: the worker's connection implements it for the app call.
 class Exchange {
  public:
@@ -47,6 +78,8 @@ class Exchange {
   // response carries it even though no body is given.
   virtual void set_content_length(uint64_t length) = 0;
   virtual int send_file(int fd, int64_t offset, int64_t len) = 0;
+  // Not null when the request is a valid WebSocket handshake on an asgi worker.
+  virtual WebSocket* websocket() { return nullptr; }
 };
 
 // One request handed to an app that runs many at once on its own event loop (ASGI).
@@ -66,9 +99,10 @@ class CallQueue {
  public:
   // Readable (an eventfd) when calls wait or the worker stops.
   virtual int wake_fd() const = 0;
-  // The app's thread: appends the calls that arrived to *calls; false once the worker stops
-  // (no call comes after that, and none is in flight).
-  virtual bool take(std::vector<Call*>* calls) = 0;
+  // The app's thread: appends the calls that arrived to *calls, and to *woken those whose
+  // WebSocket has news (an event, or room to send) since the app last looked; false once the
+  // worker stops (no call comes after that, and none is in flight).
+  virtual bool take(std::vector<Call*>* calls, std::vector<Call*>* woken) = 0;
   // The app's thread: the call is over. ok: its response is in the Exchange (streamed, or
   // buffered for the worker to write); false: it failed (500 if nothing was sent yet).
   virtual void done(Call& call, bool ok) = 0;

@@ -150,6 +150,8 @@ void Arbiter::retire(pid_t pid, WorkerRecord& w, ExitCause why) {
   w.retiring = true;
   w.retire_cause = why;
   w.kill_at_ms = monotonic_ms() + static_cast<int64_t>(settings_.graceful_timeout * 1000);
+  // A successor takes over: its WebSockets close with 1012 (service restart), not 1001.
+  if (why == ExitCause::kReload) scoreboard_[w.slot].restarting = true;
   kill(pid, SIGTERM);
 }
 
@@ -335,6 +337,7 @@ void Arbiter::kill_all(int sig) {
       w.retiring = true;
       w.retire_cause = ExitCause::kStop;
     }
+    if (sig == SIGTERM && handed_over_) scoreboard_[w.slot].restarting = true;  // USR2
     kill(pid, sig);
   }
 }

@@ -35,6 +35,7 @@ struct Settings {
   int threads = 1;                     // app calls in flight per worker; > 1 runs gthread
   std::string asgi_loop = "auto";      // auto (uvloop when installed), asyncio or uvloop
   std::string asgi_lifespan = "auto";  // auto, on or off
+  int64_t ws_max_size = 16 << 20;      // bytes of one WebSocket message (asgi), as uvicorn's
   // Security / HTTP limits.
   int limit_request_line = 4094;
   int limit_request_fields = 100;

@@ -185,6 +185,17 @@ const Setting kTable[] = {
             "app raises on the lifespan scope; on requires it; off never sends it. A failed "
             "startup stops the server (exit code 4) with the app's message.",
      .check = check_asgi_lifespan},
+    {.name = "ws_max_size",
+     .flags = "--ws-max-size",
+     .field = &Settings::ws_max_size,
+     .section = kWorkers,
+     .meta = "BYTES",
+     .doc = "The largest WebSocket message an asgi worker takes from a client, in bytes, "
+            "reassembled fragments included (uvicorn's --ws-max-size, with its default of "
+            "16 MiB). A larger message closes the connection with 1009 (message too big) "
+            "before its payload is read.",
+     .min = 1,
+     .default_doc = "16777216 (16 MiB)"},
     {.name = "threads",
      .flags = "--threads",
      .field = &Settings::threads,

@@ -96,6 +96,7 @@ Counters ScoreboardSlot::snapshot() const {
 void ScoreboardSlot::reset() {
   pid = 0;
   max_requests_reached = false;
+  restarting = false;
   reload_requested = false;
   heartbeat_ms = monotonic_ms();
   started_ms = heartbeat_ms.load();

@@ -85,10 +85,11 @@ struct alignas(64) ScoreboardSlot {
   std::atomic<WorkerState> state{WorkerState::kFree};
   std::atomic<bool> max_requests_reached{false};  // the worker is recycling itself
   std::atomic<bool> reload_requested{false};      // --reload: the app's files changed
-  std::atomic<int64_t> heartbeat_ms{0};           // monotonic; refreshed while the loop runs
-  std::atomic<int64_t> request_started_ms{0};     // 0 when no request is in the app
-  std::atomic<int64_t> started_ms{0};             // monotonic; when the slot was claimed
-  std::atomic<uint64_t> requests{0};              // served since boot
+  std::atomic<bool> restarting{false};         // the master retires it for a successor (HUP, USR2)
+  std::atomic<int64_t> heartbeat_ms{0};        // monotonic; refreshed while the loop runs
+  std::atomic<int64_t> request_started_ms{0};  // 0 when no request is in the app
+  std::atomic<int64_t> started_ms{0};          // monotonic; when the slot was claimed
+  std::atomic<uint64_t> requests{0};           // served since boot
   char request[120] = {};  // "GET /path HTTP/1.1" of the request in the app (may tear: logs only)
 
   // Counters. Relaxed: each is a number on its own, read by the master at scrape time.

@@ -26,14 +26,22 @@ AsgiExecutor::AsgiExecutor(event_base* base, app::App& app, int capacity)
     : app_(app),
       capacity_(capacity),
       wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      done_(base) {
-  if (!wake_fd_) throw std::runtime_error(std::string("eventfd: ") + strerror(errno));
+      done_(base),
+      poke_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (!wake_fd_ || !poke_fd_) {
+    throw std::runtime_error(std::string("eventfd: ") + strerror(errno));
+  }
   ForkGuard::add(wake_fd_.get());
+  ForkGuard::add(poke_fd_.get());
+  poke_ev_ = event_new(base, poke_fd_.get(), EV_READ | EV_PERSIST, on_poke, this);
+  event_add(poke_ev_, nullptr);
 }
 
 AsgiExecutor::~AsgiExecutor() {
   stop();
+  if (poke_ev_ != nullptr) event_free(poke_ev_);
   ForkGuard::remove(wake_fd_.get());
+  ForkGuard::remove(poke_fd_.get());
 }
 
 bool AsgiExecutor::start(std::string* error) {
@@ -54,8 +62,8 @@ void AsgiExecutor::stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    wake_app();
   }
-  wake(wake_fd_.get());
   thread_.join();
 }
 
@@ -77,18 +85,30 @@ void AsgiExecutor::started(bool ok, const std::string& error) {
   cv_.notify_all();
 }
 
-void AsgiExecutor::submit(Task& task) {
-  bool was_empty;
-  {
-    std::lock_guard lock(mu_);
-    was_empty = inbox_.empty();
-    inbox_.push_back(&task);
-  }
-  if (was_empty) wake(wake_fd_.get());
+// The eventfd is written once per take(): a burst of requests and WebSocket events costs
+// the app's loop one wake-up. take() reads it before it takes the lists, so nothing queued
+// after that can be missed.
+void AsgiExecutor::wake_app() {
+  if (wake_pending_) return;
+  wake_pending_ = true;
+  wake(wake_fd_.get());
 }
 
-bool AsgiExecutor::take(std::vector<app::Call*>* calls) {
-  // The eventfd is read before the inbox is taken, so nothing submitted after can be missed.
+void AsgiExecutor::submit(Task& task) {
+  std::lock_guard lock(mu_);
+  inbox_.push_back(&task);
+  wake_app();
+}
+
+void AsgiExecutor::notify(Task& task) {
+  std::lock_guard lock(mu_);
+  if (task.notify_queued_) return;
+  task.notify_queued_ = true;
+  woken_.push_back(&task);
+  wake_app();
+}
+
+bool AsgiExecutor::take(std::vector<app::Call*>* calls, std::vector<app::Call*>* woken) {
   uint64_t count;
   if (::read(wake_fd_.get(), &count, sizeof count) < 0) {
     // EAGAIN: woken for calls an earlier take() already had
@@ -96,12 +116,44 @@ bool AsgiExecutor::take(std::vector<app::Call*>* calls) {
   bool stopping;
   {
     std::lock_guard lock(mu_);
+    wake_pending_ = false;
     taking_.swap(inbox_);
+    waking_.swap(woken_);
+    for (Task* t : waking_) t->notify_queued_ = false;
     stopping = stopping_;
   }
   for (Task* t : taking_) calls->push_back(t);
+  for (Task* t : waking_) woken->push_back(t);
   taking_.clear();
+  waking_.clear();
   return !stopping;
+}
+
+void AsgiExecutor::poke(Task& task) {
+  bool was_empty;
+  {
+    std::lock_guard lock(poke_mu_);
+    if (task.poke_queued_) return;
+    task.poke_queued_ = true;
+    was_empty = pokes_.empty();
+    pokes_.push_back(&task);
+  }
+  if (was_empty) wake(poke_fd_.get());
+}
+
+void AsgiExecutor::on_poke(evutil_socket_t, short, void* self) {
+  auto* e = static_cast<AsgiExecutor*>(self);
+  uint64_t count;
+  if (::read(e->poke_fd_.get(), &count, sizeof count) < 0) {
+    // EAGAIN: a poke an earlier drain already had
+  }
+  {
+    std::lock_guard lock(e->poke_mu_);
+    e->poking_.swap(e->pokes_);
+    for (Task* t : e->poking_) t->poke_queued_ = false;
+  }
+  for (Task* t : e->poking_) t->poked();
+  e->poking_.clear();
 }
 
 void AsgiExecutor::done(app::Call& call, bool ok) {

@@ -7,7 +7,10 @@
 //           is complete -> Completions (completions.h) -> task.complete() on the loop
 //
 // The libevent loop stays the only thread that polls client sockets between calls; the
-// app's thread owns a connection from take() to done(), as a gthread pool thread does.
+// app's thread owns a connection from take() to done(), as a gthread pool thread does. A
+// WebSocket is the exception: once accepted, the loop owns the connection again and the
+// two threads meet only in its session (worker/ws_session.h), through notify() (loop ->
+// app: the woken list of take()) and poke() (app -> loop: poked() on the loop thread).
 #pragma once
 
 #include <event2/event.h>
@@ -44,27 +47,38 @@ class AsgiExecutor final : public Executor, public app::CallQueue {
   // Executor (loop thread).
   void submit(Task& task) override;
   int capacity() const override { return capacity_; }
+  void notify(Task& task) override;
+  void poke(Task& task) override;  // any thread
 
   // app::CallQueue (the app's thread).
   int wake_fd() const override { return wake_fd_.get(); }
-  bool take(std::vector<app::Call*>* calls) override;
+  bool take(std::vector<app::Call*>* calls, std::vector<app::Call*>* woken) override;
   void done(app::Call& call, bool ok) override;
   void started(bool ok, const std::string& error) override;
 
  private:
   void thread_main();
+  void wake_app();  // with mu_ held: the eventfd, once per take()
+  static void on_poke(evutil_socket_t fd, short what, void* self);
 
   app::App& app_;
   const int capacity_;
   std::mutex mu_;  // guards inbox_, stopping_ and the start state
   std::condition_variable cv_;
   std::vector<Task*> inbox_, taking_;  // swapped, so neither reallocates for long
+  std::vector<Task*> woken_, waking_;  // WebSockets with news for the app (notify)
+  bool wake_pending_ = false;          // the eventfd was written since the last take()
   bool stopping_ = false;
   bool start_reported_ = false;
   bool start_ok_ = false;
   std::string start_error_;
   UniqueFd wake_fd_;  // eventfd: calls wait in the inbox (or stopping_)
   Completions done_;
+  // poke(): tasks whose poked() runs on the loop thread, woken through poke_fd_.
+  std::mutex poke_mu_;
+  std::vector<Task*> pokes_, poking_;
+  UniqueFd poke_fd_;
+  event* poke_ev_ = nullptr;
   std::thread thread_;
 };
 

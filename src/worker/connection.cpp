@@ -14,6 +14,8 @@
 #include "log/access_log.h"
 #include "worker/fork_guard.h"
 #include "worker/worker.h"
+#include "worker/ws_session.h"
+#include "ws/handshake.h"
 
 namespace cppicorn::worker {
 namespace {
@@ -33,6 +35,7 @@ ConnState Connection::gauge(State s) {
       return ConnState::kReading;
     case State::kReady:  // complete, waiting for its turn in the app
     case State::kInApp:
+    case State::kWebSocket:
       return ConnState::kApp;
     case State::kWriting:
     case State::kLingering:
@@ -119,6 +122,7 @@ void Connection::stop_when_idle() {
   // The wait is capped at a second, so a long keepalive cannot hold up a stop or reload.
   stop_requested_ = true;
   if (state_ == State::kKeepAlive) arm_read(std::min(worker_.settings().keepalive, 1.0));
+  if (state_ == State::kWebSocket && !ws_tcp_closed_) ws_pump(ws_stop_code());
 }
 
 void Connection::on_read(evutil_socket_t, short what, void* self) {
@@ -139,6 +143,7 @@ void Connection::on_write(evutil_socket_t, short what, void* self) {
     return;
   }
   if (c->state_ == State::kHandshaking) return c->handshake(what);
+  if (c->state_ == State::kWebSocket) return c->ws_flush();
   c->write_pending();  // a next request already received waits its turn (request_done)
 }
 
@@ -170,6 +175,7 @@ void Connection::arm_read(double seconds) {
 }
 
 void Connection::readable(short what) {
+  if (state_ == State::kWebSocket) return ws_readable(what);
   if (state_ == State::kLingering) return linger_readable(what);
   if (state_ == State::kReady) return;  // its turn comes in this turn of the loop
   if (state_ == State::kHandshaking) return handshake(what);
@@ -278,6 +284,8 @@ void Connection::run_app() {
     respond_error(body_error_status_, body_error_reason_);
     return;
   }
+  // asgi: a WebSocket handshake is a call of its own kind (an invalid one is answered here).
+  if (worker_.asgi() && ws::is_websocket_upgrade(request_) && !ws_begin()) return;
   if (worker_.threaded()) {
     // Handed over whole: the loop must not touch this connection until complete(). The read
     // event stays registered: unregistering it now and again after the call cost two
@@ -329,6 +337,10 @@ void Connection::complete() {
     event_add(&read_ev_, nullptr);
   }
   worker_.call_done();
+  if (ws_call_) {
+    if (ws_open_ || ws_->accepted()) return ws_app_done();
+    ws_call_ = false;  // refused (403) or failed before it was accepted: an HTTP response
+  }
   if (state_ == State::kClosed) return;
   if (!app_ok_) {
     if (head_sent_) {
@@ -386,6 +398,7 @@ void Connection::linger_readable(short what) {
 
 void Connection::close() {
   if (state_ == State::kClosed) return;
+  if (ws_call_ && ws_hold()) return;  // the socket went, the app's call is still on
   event_del(&read_ev_);
   event_del(&write_ev_);
   tls_shutdown();

@@ -3,6 +3,8 @@
 // Only the app call (and a body too large to pre-read) blocks; everything else is evented.
 // The app call is a Task handed to the worker's executor (executor.h): inline on the loop
 // (sync), or on a pool thread (gthread), which then owns the connection until complete().
+// On an asgi worker a WebSocket handshake becomes a call too; once the app accepts, the
+// loop speaks frames (connection_ws.cpp) while the call runs on, until both are over.
 #pragma once
 
 #include <event2/event.h>
@@ -32,6 +34,7 @@ timeval to_timeval(double seconds);
 std::string_view request_line(const http::Request& r);
 
 class Worker;
+class WsSession;
 
 struct PeerTrust;  // worker.h: the allow-lists of the worker
 
@@ -63,6 +66,7 @@ class Connection final : public app::Exchange, public Task {
   void end_call(bool ok) override;
   void complete() override;
   void ran_for(int64_t us) override;
+  void poked() override;
   std::string_view what() const override { return request_line(request_); }
 
   // app::Call (an ASGI app's loop sees the connection as the Exchange of its call).
@@ -85,6 +89,7 @@ class Connection final : public app::Exchange, public Task {
   int stream(const void* data, size_t len) override;
   void set_content_length(uint64_t length) override;
   int send_file(int fd, int64_t offset, int64_t len) override;
+  app::WebSocket* websocket() override;
 
  private:
   enum class State {
@@ -97,7 +102,8 @@ class Connection final : public app::Exchange, public Task {
     kInApp,
     kWriting,
     kKeepAlive,
-    kLingering
+    kLingering,
+    kWebSocket  // accepted: frames both ways, while the app's call runs
   };
   static ConnState gauge(State s);
 
@@ -132,6 +138,17 @@ class Connection final : public app::Exchange, public Task {
   bool pump_body();
   bool read_more_blocking();
   bool ensure_input_space(size_t want);
+  // WebSocket (connection_ws.cpp).
+  bool ws_begin();
+  void ws_open();
+  void ws_readable(short what);
+  void ws_decode();
+  void ws_pump(uint16_t server_code);
+  void ws_flush();
+  void ws_app_done();
+  bool ws_hold();
+  uint16_t ws_stop_code() const;
+  void finish_request();  // the access log and counts of a request (connection_respond.cpp)
   // Blocking output for streamed bodies and 100 Continue (connection_body.cpp).
   bool send_all_blocking(const char* a, size_t alen, const char* b, size_t blen,
                          std::string_view c = {});
@@ -234,6 +251,17 @@ class Connection final : public app::Exchange, public Task {
   uint64_t declared_length_ = 0;
   bool keep_alive_ = true;
   uint64_t bytes_sent_ = 0;  // body bytes, for the access log
+
+  // WebSocket: the session (kept for reuse), and where it is. Loop-owned, except that the
+  // app's thread reads ws_call_ (set before the call goes out, cleared after it is back).
+  std::unique_ptr<WsSession> ws_;
+  bool ws_call_ = false;         // the call is a WebSocket handshake
+  bool ws_open_ = false;         // accepted: the 101 is out, frames flow
+  bool ws_app_done_ = false;     // the app's call ended (complete())
+  bool ws_tcp_closed_ = false;   // the socket is gone; the connection waits for the call
+  bool ws_shut_ = false;         // our side of TCP is shut: input is discarded until EOF
+  bool ws_read_paused_ = false;  // the app did not take the inbox: not reading
+  bool ws_write_armed_ = false;
 
   // TLS (null on a plain connection).
   SSL* ssl_ = nullptr;

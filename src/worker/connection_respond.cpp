@@ -132,7 +132,7 @@ ssize_t Connection::copy_file_chunk(off_t* off) {
   return n;
 }
 
-void Connection::request_done() {
+void Connection::finish_request() {
   if (log::AccessLog* access = worker_.access_log();
       access != nullptr && !request_.method.empty() && head_len_ > 0) {
     log::AccessEntry e;
@@ -152,8 +152,12 @@ void Connection::request_done() {
     access->log(e);
   }
   worker_.slot().count_response(status_);
-  bool was_writing = state_ == State::kWriting;
   if (head_len_ > 0) worker_.request_done();
+}
+
+void Connection::request_done() {
+  bool was_writing = state_ == State::kWriting;
+  finish_request();
   // A response that promised keep-alive keeps its promise even when a stop began meanwhile
   // (with threads, one always does for the calls in flight): the connection waits, as an
   // idle one does then (stop_when_idle), for a next request to answer with "Connection: close".

@@ -31,6 +31,9 @@ class Task : public app::Call {
   virtual void ran_for(int64_t /*us*/) {}
   // Back on the loop thread, after run() returned.
   virtual void complete() = 0;
+  // On the loop thread, after the app's thread asked with Executor::poke (a WebSocket has
+  // something to send, or was accepted). May come late, even after complete().
+  virtual void poked() {}
   // What the call is, for the scoreboard and timeout messages ("GET / HTTP/1.1"); read by
   // the thread that owns the task.
   virtual std::string_view what() const = 0;
@@ -41,7 +44,10 @@ class Task : public app::Call {
  private:
   friend class ThreadPool;
   friend class Completions;
-  Task* next_ = nullptr;  // intrusive queue link: queueing a task never allocates
+  friend class AsgiExecutor;
+  Task* next_ = nullptr;        // intrusive queue link: queueing a task never allocates
+  bool poke_queued_ = false;    // in AsgiExecutor's poke list (under its lock)
+  bool notify_queued_ = false;  // in AsgiExecutor's woken list (under its lock)
 };
 
 class Executor {
@@ -54,6 +60,11 @@ class Executor {
   // When the oldest call now running began (monotonic ms; 0 when none, or when calls have
   // no time limit) and, in *what, what it is. Any thread.
   virtual int64_t oldest(std::string* /*what*/) const { return 0; }
+  // WebSockets (asgi only). Loop thread: the app's loop should look at task's WebSocket
+  // (it is in the woken list of its next take()). Any thread: task.poked() should run on
+  // the loop thread soon. Each is queued once however often it is asked.
+  virtual void notify(Task& /*task*/) {}
+  virtual void poke(Task& /*task*/) {}
 };
 
 // sync: the call runs inline on the loop thread, stamped in the worker's scoreboard slot so

@@ -160,6 +160,7 @@ bool Worker::start_executor(int* exit_code) {
     }
     pool_ = loop.get();
     executor_ = std::move(loop);
+    asgi_ = true;
     return true;
   }
   if (!config::uses_thread_pool(settings_)) {

@@ -96,6 +96,10 @@ class Worker {
   // App calls run on another thread (gthread's pool, asgi's loop): a connection is handed
   // over whole for the call.
   bool threaded() const { return pool_ != nullptr; }
+  // asgi: a WebSocket handshake goes to the app as a call (connection_ws.cpp).
+  bool asgi() const { return asgi_; }
+  // Stable from boot until the loop ends: the app's thread pokes through it (WebSockets).
+  Executor& executor() { return *executor_; }
   // The executor seam: a connection with a complete request hands it over; call_done() is
   // the first thing its completion does, on the loop thread.
   void submit(Task& call) {
@@ -170,7 +174,8 @@ class Worker {
   std::unique_ptr<log::AccessLog> access_log_;
   std::unique_ptr<Executor> executor_;
   Executor* pool_ = nullptr;  // executor_ when calls run off the loop (gthread, asgi)
-  size_t in_flight_ = 0;      // submitted calls not yet completed
+  bool asgi_ = false;
+  size_t in_flight_ = 0;  // submitted calls not yet completed
   event* defer_ev_ = nullptr;
   event* ready_ev_ = nullptr;
   std::vector<Connection*> ready_, starting_;  // swapped, as deferred_ and resuming_

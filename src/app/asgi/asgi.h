@@ -3,6 +3,7 @@
 //   asgi_app.cpp     AsgiApp: the worker's App whose calls run on one asyncio loop
 //   asgi_module.cpp  the _cppicorn_asgi module: take calls, build scopes, read bodies,
 //                    send responses, hand calls back (C, so no Python per byte)
+//   asgi_ws.cpp      the module's WebSocket functions (accept, receive, send, close)
 //   asgi_glue.cpp    the Python half: the loop, the lifespan protocol, receive() and send()
 // A call is named to Python by its address (an int) between take() and end(); the glue
 // never uses one after end(), when the worker owns the connection again.
@@ -28,6 +29,20 @@ app::CallQueue* queue();
 void set_queue(app::CallQueue* q);
 // root_path as the scope carries it (--root-path, else $SCRIPT_NAME; no trailing '/').
 void set_root_path(const std::string& root_path);
+
+// A handle from Python as the call it names (null with a Python error when it is none).
+app::Call* call_of(PyObject* handle);
+// A header name or value for the response: bytes, or str taken as latin-1 (kept in *hold).
+bool text_of(PyObject* o, std::string_view* out, Ref* hold);
+
+// The WebSocket functions of _cppicorn_asgi (asgi_ws.cpp), and the scope's subprotocols.
+PyObject* ws_subprotocols(app::WebSocket& ws);
+PyObject* ws_accept(PyObject*, PyObject* args);
+PyObject* ws_deny(PyObject*, PyObject* handle);
+PyObject* ws_recv(PyObject*, PyObject* handle);
+PyObject* ws_send(PyObject*, PyObject* args);
+PyObject* ws_writable(PyObject*, PyObject* handle);
+PyObject* ws_close(PyObject*, PyObject* args);
 
 // The app for the worker: app is the imported ASGI callable (a new reference, kept).
 app::App* new_app(PyObject* app, const app::WsgiSpec& spec);

@@ -1,13 +1,14 @@
 // The _cppicorn_asgi module: what the Python glue (asgi_glue.cpp) calls for each request.
-//   take()                    the calls the worker handed over: a list of handles, or None
-//                             once the worker stops
+//   take()                    (calls the worker handed over, WebSocket calls with news): two
+//                             lists of handles, or None once the worker stops
 //   started(ok, message)      the loop serves (after lifespan startup), or failed to start
-//   scope(h, state)           the request's HTTP scope (ASGI 3, www spec 2.3)
+//   scope(h, state)           the request's HTTP or websocket scope (ASGI 3, www spec 2.3)
 //   read(h)                   (body bytes, more_body); blocks only past the pre-read body
 //   start(h, status, headers) http.response.start
 //   body(h, data, more)       http.response.body; False when the client is gone
 //   end(h, ok, error)         the call is over (error: the traceback to log with it)
 //   log(level, text)          a line in the server's log
+//   ws_*                      a WebSocket's events (asgi_ws.cpp)
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
@@ -22,10 +23,12 @@
 namespace cppicorn::asgi {
 namespace {
 
-app::CallQueue* g_queue = nullptr;  // the running loop's (its thread, under the GIL)
-std::string g_mount;                // root_path of every scope
-PyObject* g_asgi = nullptr;         // the scope's "asgi" dict, shared by every scope
-std::vector<app::Call*> g_taken;    // reused by take()
+app::CallQueue* g_queue = nullptr;         // the running loop's (its thread, under the GIL)
+std::string g_mount;                       // root_path of every scope
+PyObject* g_asgi = nullptr;                // the scope's "asgi" dict, shared by every scope
+std::vector<app::Call*> g_taken, g_woken;  // reused by take()
+
+}  // namespace
 
 app::Call* call_of(PyObject* handle) {
   auto* call = static_cast<app::Call*>(PyLong_AsVoidPtr(handle));
@@ -33,6 +36,8 @@ app::Call* call_of(PyObject* handle) {
   if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "no such call");
   return nullptr;
 }
+
+namespace {
 
 PyObject* bytes_of(std::string_view s) {
   return PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
@@ -48,16 +53,20 @@ bool set(PyObject* d, const char* key, PyObject* value) {
 PyObject* take(PyObject*, PyObject*) {
   if (g_queue == nullptr) return PyErr_Format(PyExc_RuntimeError, "no ASGI loop is running");
   g_taken.clear();
-  bool more = g_queue->take(&g_taken);
+  g_woken.clear();
+  bool more = g_queue->take(&g_taken, &g_woken);
   if (!more && g_taken.empty()) Py_RETURN_NONE;
-  Ref list(PyList_New(static_cast<Py_ssize_t>(g_taken.size())));
-  if (!list) return nullptr;
-  for (size_t i = 0; i < g_taken.size(); ++i) {
-    PyObject* h = PyLong_FromVoidPtr(g_taken[i]);
-    if (h == nullptr) return nullptr;
-    PyList_SET_ITEM(list.get(), static_cast<Py_ssize_t>(i), h);
-  }
-  return list.release();
+  auto handles = [](const std::vector<app::Call*>& calls) -> PyObject* {
+    Ref list(PyList_New(static_cast<Py_ssize_t>(calls.size())));
+    if (!list) return nullptr;
+    for (size_t i = 0; i < calls.size(); ++i) {
+      PyObject* h = PyLong_FromVoidPtr(calls[i]);
+      if (h == nullptr) return nullptr;
+      PyList_SET_ITEM(list.get(), static_cast<Py_ssize_t>(i), h);
+    }
+    return list.release();
+  };
+  return Py_BuildValue("(NN)", handles(g_taken), handles(g_woken));
 }
 
 PyObject* started(PyObject*, PyObject* args) {
@@ -87,21 +96,25 @@ PyObject* scope(PyObject*, PyObject* args) {
   if (call == nullptr) return nullptr;
   app::Exchange& x = *call->exchange();
   const http::Request& r = x.request();
+  app::WebSocket* ws = x.websocket();
   Ref d(PyDict_New());
   if (!d) return nullptr;
   PyObject* s = d.get();
   std::string path = wsgi::percent_decode(r.path);
   wsgi::strip_mount(g_mount, &path);
   std::string_view scheme = x.url_scheme();
+  if (ws != nullptr) scheme = scheme == "https" ? "wss" : "ws";
   std::string_view server_name, server_port;
   wsgi::split_host(r.host, scheme, &server_name, &server_port);
   int port = 0;
   std::from_chars(server_port.data(), server_port.data() + server_port.size(), port);
-  if (!set(s, "type", PyUnicode_FromString("http")) || !set(s, "asgi", Py_NewRef(g_asgi)) ||
+  if (!set(s, "type", PyUnicode_FromString(ws != nullptr ? "websocket" : "http")) ||
+      !set(s, "asgi", Py_NewRef(g_asgi)) ||
       !set(s, "http_version", PyUnicode_FromString(r.version_minor == 0 ? "1.0" : "1.1")) ||
-      !set(s, "method",
-           PyUnicode_DecodeLatin1(r.method.data(), static_cast<Py_ssize_t>(r.method.size()),
-                                  nullptr)) ||
+      (ws == nullptr &&
+       !set(s, "method",
+            PyUnicode_DecodeLatin1(r.method.data(), static_cast<Py_ssize_t>(r.method.size()),
+                                   nullptr))) ||
       !set(
           s, "scheme",
           PyUnicode_DecodeLatin1(scheme.data(), static_cast<Py_ssize_t>(scheme.size()), nullptr)) ||
@@ -128,6 +141,7 @@ PyObject* scope(PyObject*, PyObject* args) {
     PyList_SET_ITEM(headers.get(), static_cast<Py_ssize_t>(i), pair);
   }
   if (!set(s, "headers", headers.release())) return nullptr;
+  if (ws != nullptr && !set(s, "subprotocols", ws_subprotocols(*ws))) return nullptr;
   if (state != Py_None && PyDict_SetItemString(s, "state", state) != 0) return nullptr;
   return d.release();
 }
@@ -151,6 +165,8 @@ PyObject* read(PyObject*, PyObject* handle) {
   return Py_BuildValue("(NO)", out, more ? Py_True : Py_False);
 }
 
+}  // namespace
+
 // A header name or value: bytes (str is taken as latin-1, as uvicorn does).
 bool text_of(PyObject* o, std::string_view* out, Ref* hold) {
   if (PyUnicode_Check(o)) {
@@ -166,6 +182,8 @@ bool text_of(PyObject* o, std::string_view* out, Ref* hold) {
   *out = {PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o))};
   return true;
 }
+
+namespace {
 
 PyObject* start(PyObject*, PyObject* args) {
   PyObject* handle;
@@ -279,6 +297,12 @@ PyMethodDef kMethods[] = {
     {"body", body, METH_VARARGS, "body(handle, data, more, streamed) -> False: client gone"},
     {"end", end, METH_VARARGS, "end(handle, ok, error=None)"},
     {"log", log, METH_VARARGS, "log(level, text)"},
+    {"ws_accept", ws_accept, METH_VARARGS, "ws_accept(handle, subprotocol, headers)"},
+    {"ws_deny", ws_deny, METH_O, "ws_deny(handle): 403 instead of the handshake"},
+    {"ws_recv", ws_recv, METH_O, "ws_recv(handle) -> the next event, or None: wait"},
+    {"ws_send", ws_send, METH_VARARGS, "ws_send(handle, str|bytes) -> 0 ok, 1 full, -1 closed"},
+    {"ws_writable", ws_writable, METH_O, "ws_writable(handle) -> 0 ok, 1 full, -1 closed"},
+    {"ws_close", ws_close, METH_VARARGS, "ws_close(handle, code, reason)"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef kModule = wsgi::module_def(
