@@ -165,8 +165,9 @@ void Connection::arm_read(double seconds) {
   } else {
     event_add(&read_ev_, nullptr);
   }
-  // Bytes OpenSSL decrypted but we did not take yet never make the socket readable.
-  if (ssl_ != nullptr && SSL_pending(ssl_) > 0) event_active(&read_ev_, EV_READ, 0);
+  // Bytes OpenSSL holds (decrypted or read ahead) but we did not take yet never make the
+  // socket readable.
+  if (ssl_ != nullptr && SSL_has_pending(ssl_) == 1) event_active(&read_ev_, EV_READ, 0);
 }
 
 void Connection::readable(short what) {

@@ -155,8 +155,8 @@ ssize_t Connection::tls_failed(int ssl_error, bool reading) {
   }
 }
 
-// Reads what one record (and whatever OpenSSL already decrypted) holds: bytes left inside
-// OpenSSL would not make the socket readable again.
+// Reads what one record holds, and whatever OpenSSL already has (decrypted, or read ahead and
+// not yet decrypted): bytes left inside OpenSSL would not make the socket readable again.
 ssize_t Connection::tls_recv(char* buf, size_t len) {
   size_t got = 0;
   while (got < len) {
@@ -170,7 +170,7 @@ ssize_t Connection::tls_recv(char* buf, size_t len) {
       return tls_failed(SSL_get_error(ssl_, r), true);
     }
     got += n;
-    if (SSL_pending(ssl_) == 0) break;
+    if (SSL_has_pending(ssl_) == 0) break;
   }
   return static_cast<ssize_t>(got);
 }
