@@ -49,7 +49,7 @@ prompt_test() {
 # server answering 404s (which wrk does not count as errors) cannot win a row.
 check_body() {
   local got
-  got=$(curl -s -o /dev/null -m 10 -w '%{http_code} %{size_download}' "$1" || true)
+  got=$(curl -sk -o /dev/null -m 10 -w '%{http_code} %{size_download}' "$1" || true)
   [[ $got == "200 $2" ]] || { echo "  $1 -> '$got', expected '200 $2': case skipped"; return 1; }
 }
 
@@ -87,11 +87,20 @@ run_case() {  # run_case CASE OUTFILE SECONDS
   if [[ $id == *-scraped ]]; then
     "$PY" "$BENCH_DIR/lib/scrape.py" "127.0.0.1:$METRICS_PORT" 0.1 >"$pre.scrapes" & scraper=$!
   fi
-  if [[ $hdr == WS ]]; then  # the wsecho rows: WebSocket echo messages, not HTTP requests
-    run_ws_echo "$2" "${SRV_PORT[$inst]}" "$3"
-  else
-    run_wrk "$2" "http://127.0.0.1:${SRV_PORT[$inst]}$path" "$3" "${args[@]}"
-  fi
+  # TLS cases: the workers' CPU time over the run too (CPU per handshake or per request).
+  local wcpu0=
+  [[ $id == tls.* ]] && wcpu0=$(workers_cpu_ms "${SRV_PID[$inst]:-0}")
+  case $id in
+    tls.*.new.*)     run_handshakes "$2" "${SRV_PORT[$inst]}" "$3" -new ;;
+    tls.*.resumed.*) run_handshakes "$2" "${SRV_PORT[$inst]}" "$3" -reuse ;;
+    *) if [[ $hdr == WS ]]; then  # the wsecho rows: WebSocket echo messages, not HTTP requests
+         run_ws_echo "$2" "${SRV_PORT[$inst]}" "$3"
+       else
+         run_wrk "$2" "${SRV_SCHEME[$inst]:-http}://127.0.0.1:${SRV_PORT[$inst]}$path" "$3" "${args[@]}"
+       fi ;;
+  esac
+  [[ -n $wcpu0 ]] &&
+    echo "WORKERS_CPU_MS $(( $(workers_cpu_ms "${SRV_PID[$inst]:-0}") - wcpu0 ))" >>"$2"
   [[ -n $cpu0 ]] && echo "MASTER_CPU_MS $(( $(master_cpu_ms "${SRV_PID[$inst]:-0}") - cpu0 ))" >>"$2"
   if [[ -n $scraper ]]; then
     kill -TERM "$scraper" 2>/dev/null; wait "$scraper" || true

@@ -32,18 +32,27 @@ def parse_run(path):
     """One wrk run -> dict, or None when wrk printed no summary (crashed/timed out)."""
     text = path.read_text(errors="replace")
     m = re.search(r"^WRKJSON (\{.*\})$", text, re.M)
-    if not m:
+    h = re.search(r"^HANDSHAKES (\d+) (\d+) (\d+)$", text, re.M)  # TLS s_time runs
+    if h and int(h.group(1)) > 0:
+        n, us = int(h.group(1)), int(h.group(2))
+        w = {"requests": n, "duration_us": us, "bytes": 0, "resumed": int(h.group(3))}
+    elif not m:
         return {"failed": (text.splitlines()[1:2] or ["no wrk output"])[0][:60]}
-    w = json.loads(m.group(1))
+    else:
+        w = json.loads(m.group(1))
     run = {
         "round": int(re.search(r"\.r(\d+)\.txt$", path.name).group(1)),
         "rps": w["requests"] / (w["duration_us"] / 1e6) if w["duration_us"] else 0.0,
         "requests": w["requests"],
-        "p50_ms": w["p50_us"] / 1000, "p90_ms": w["p90_us"] / 1000,
-        "p99_ms": w["p99_us"] / 1000, "max_ms": w["lat_max_us"] / 1000,
         "mb_per_s": w["bytes"] / (w["duration_us"] / 1e6) / 2**20 if w["duration_us"] else 0.0,
         "errors": {k[4:]: w[k] for k in w if k.startswith("err_")},
     }
+    # s_time gives no latencies (None, shown as "–"); it says how many connections resumed.
+    for key in ("p50", "p90", "p99"):
+        run[f"{key}_ms"] = w[f"{key}_us"] / 1000 if f"{key}_us" in w else None
+    run["max_ms"] = w["lat_max_us"] / 1000 if "lat_max_us" in w else None
+    if "resumed" in w:
+        run["resumed"] = w["resumed"]
     run["errors_total"] = sum(run["errors"].values())
     # Set by bench/run when the server had to be restarted before the run, or its worker
     # pids differed after it: somebody else signalled it (the machine is shared).
@@ -53,7 +62,7 @@ def parse_run(path):
         run["scrapes"], run["scrapes_failed"] = int(m.group(1)), int(m.group(2))
     for key, name in (("LOADAVG_BEFORE", "load_before"), ("LOADAVG_AFTER", "load_after"),
                       ("ACCESSLOG_LINES", "accesslog_lines"), ("MASTER_CPU_MS", "master_cpu_ms"),
-                      ("SCRAPER_CPU_MS", "scraper_cpu_ms")):
+                      ("SCRAPER_CPU_MS", "scraper_cpu_ms"), ("WORKERS_CPU_MS", "workers_cpu_ms")):
         m = re.search(rf"^{key} (\S+)$", text, re.M)
         if m:
             run[name] = float(m.group(1))
@@ -96,8 +105,17 @@ for c in cases:
     if runs:
         rps = [r["rps"] for r in runs]
         c["rps_median"], c["rps_min"], c["rps_max"] = statistics.median(rps), min(rps), max(rps)
-        c["p50_ms"] = statistics.median(r["p50_ms"] for r in runs)
-        c["p99_ms"] = statistics.median(r["p99_ms"] for r in runs)
+        lat = [r for r in runs if r["p50_ms"] is not None]
+        c["p50_ms"] = statistics.median(r["p50_ms"] for r in lat) if lat else None
+        c["p99_ms"] = statistics.median(r["p99_ms"] for r in lat) if lat else None
+        # TLS rows: the workers' CPU µs per handshake or request (sum over the rounds).
+        cpu = [r for r in runs if "workers_cpu_ms" in r]
+        if cpu:
+            c["cpu_us_per_op"] = sum(r["workers_cpu_ms"] for r in cpu) * 1000 / max(
+                1, sum(r["requests"] for r in cpu))
+        if any("resumed" in r for r in runs):
+            c["resumed"] = sum(r.get("resumed", 0) for r in runs)
+            c["connections"] = sum(r["requests"] for r in runs)
         c["errors_total"] = sum(r["errors_total"] for r in runs)
         c["errors"] = {k: sum(r["errors"][k] for r in runs) for k in runs[0]["errors"]}
     else:
@@ -325,6 +343,32 @@ if any(c["scenario"] == "ASGI hello keep-alive" for c in cases):
 if any(c["scenario"] == "WebSocket echo (msg/s)" for c in cases):
     out.append(rps_goal("WebSocket echo ≥ 2× uvicorn (64 connections, one message in flight)",
                         "WebSocket echo (msg/s)", "cppicorn-asgi", "uvicorn", at_least=2.0))
+# TLS (issue #13): present when bench/run ran with "tls" in BENCH_SERVERS. Each row against
+# nginx, with the workers' CPU per handshake/request (steadier than a rate on a shared box).
+TLS_ROWS = ("TLS full handshakes/s", "TLS resumed handshakes/s", "TLS hello keep-alive",
+            "TLS 1 MiB body")
+for key in ("ECDSA P-256", "RSA 2048"):
+    for row in TLS_ROWS:
+        scen = f"{row}, {key}"
+        ours = next((c for c in cases if c["scenario"] == scen and c["label"] == "cppicorn TLS"), None)
+        peer = next((c for c in cases if c["scenario"] == scen and c["label"] == "nginx TLS"), None)
+        goal = f"{scen} ≥ 1.0× nginx"
+        if not ours or not peer or not ours["rps_median"] or not peer["rps_median"]:
+            if ours or peer:
+                out.append(goal_row(goal, "missing", None))
+            continue
+        x, base = ours["rps_median"], peer["rps_median"]
+        what = "handshake" if "handshakes" in row else "request"
+        extra = ""
+        if "cpu_us_per_op" in ours and "cpu_us_per_op" in peer:
+            extra += (f"; worker CPU per {what} {ours['cpu_us_per_op']:.0f} vs "
+                      f"{peer['cpu_us_per_op']:.0f} µs")
+        if "resumed" in row:
+            extra += "; resumed " + ", ".join(
+                f"{c['resumed'] / c['connections'] * 100:.1f} %" for c in (ours, peer)
+                if c.get("connections"))
+        out.append(goal_row(goal, f"{fmt_num(x)} vs {fmt_num(base)} = {x / base:.3f}×{extra}",
+                            x / base >= 1.0))
 print("\n".join(out))
 
 # ---- raw outputs

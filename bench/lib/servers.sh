@@ -8,6 +8,7 @@
 
 declare -A SRV_PID=()   # server name -> master pid (== its process group id)
 declare -A SRV_PORT=()  # server name -> port on 127.0.0.1
+declare -A SRV_SCHEME=()  # server name -> https for the TLS instances (default http)
 
 # Sum of a /proc field (kB) over pids: proc_kb FIELD FILE PID...
 proc_kb() {
@@ -41,7 +42,8 @@ start_server() {
   # Poll with a fresh curl every 20 ms: this is what a load balancer's health check or
   # `systemctl start && curl` sees, including interpreter start-up and app import.
   while :; do
-    code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port$probe" || true)
+    code=$(curl -sk -o /dev/null -m 1 -w '%{http_code}' \
+      "${SRV_SCHEME[$name]:-http}://127.0.0.1:$port$probe" || true)
     [[ $code == 200 ]] && break
     now=$(date +%s%N)
     if ! kill -0 "$pid" 2>/dev/null || (( now - t0 > START_TIMEOUT * 1000000000 )); then

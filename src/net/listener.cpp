@@ -329,8 +329,7 @@ std::optional<std::vector<Listener>> open_listeners(const std::vector<std::strin
   return out;
 }
 
-std::string resolve_tls(std::vector<Listener>& listeners, bool tls_configured,
-                        bool proxy_protocol) {
+std::string resolve_tls(std::vector<Listener>& listeners, bool tls_configured, bool) {
   bool explicit_https = false;
   for (const Listener& l : listeners) {
     explicit_https |= l.scheme == Scheme::kHttps;
@@ -342,11 +341,6 @@ std::string resolve_tls(std::vector<Listener>& listeners, bool tls_configured,
     return l.scheme == Scheme::kHttps ||
            (l.scheme == Scheme::kDefault && tls_configured && !explicit_https);
   };
-  for (const Listener& l : listeners) {
-    if (proxy_protocol && is_tls(l)) {
-      return fmt::format("listener {}: proxy_protocol with TLS is not supported", l.name);
-    }
-  }
   for (Listener& l : listeners) {
     l.tls = is_tls(l);
     l.url = url_of(l.fd.get(), l.tls);

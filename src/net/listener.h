@@ -56,8 +56,9 @@ struct Listener {
 
 // Decides which listeners are TLS. With TLS configured (certfile), kDefault listeners are TLS
 // unless some listener is explicitly https (then only those are: plain and TLS side by side).
-// Without it, an https listener is an error, and so is TLS with the PROXY protocol (not
-// supported yet). Returns the error ("" when fine); on error nothing is changed.
+// Without it, an https listener is an error. With the PROXY protocol, its header comes before
+// the TLS handshake (proxy_protocol no longer restricts anything; kept for the callers).
+// Returns the error ("" when fine); on error nothing is changed.
 std::string resolve_tls(std::vector<Listener>& listeners, bool tls_configured, bool proxy_protocol);
 
 struct ListenOptions {

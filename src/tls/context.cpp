@@ -1,14 +1,20 @@
 #include "tls/context.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <utility>
 
 #include "tls/ticket_keys.h"
+#include "util/unique_fd.h"
 
 namespace cppicorn::tls {
 namespace {
@@ -26,6 +32,18 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   }
   *out = selected;
   return SSL_TLSEXT_ERR_OK;
+}
+
+// kTLS needs the kernel's "tls" upper-layer protocol. Asked to use kTLS where the kernel has
+// none, OpenSSL tries to attach it after every handshake anyway: two failed setsockopt calls
+// per connection (TCP_ULP, TLS_TX). The probe attaches it once to an unconnected socket: a
+// kernel with the ULP (or its module, which this loads as a real attach would) answers
+// ENOTCONN, one without it ENOENT.
+bool kernel_has_ktls() {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return false;
+  static const char kUlp[] = "tls";
+  return setsockopt(fd.get(), IPPROTO_TCP, TCP_ULP, kUlp, sizeof kUlp - 1) == 0 || errno != ENOENT;
 }
 
 std::string time_text(const ASN1_TIME* t) {
@@ -118,13 +136,26 @@ std::shared_ptr<Context> Context::build(const config::Settings& s, TicketKeys* k
   }
   // Renegotiation is refused (a client-initiated one costs us a handshake on the app's
   // connection); kTLS is used where the kernel has it (SSL_sendfile).
-  uint64_t options = SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_ENABLE_KTLS;
+  uint64_t options = SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+  static const bool ktls = kernel_has_ktls();
+  if (ktls) options |= SSL_OP_ENABLE_KTLS;
+  static bool said = false;
+  if (!ktls && !std::exchange(said, true)) {
+    spdlog::info(
+        "TLS: this kernel has no kTLS (no tls module); files over TLS are read and "
+        "encrypted by OpenSSL");
+  }
   if (s.suppress_ragged_eofs) options |= SSL_OP_IGNORE_UNEXPECTED_EOF;
   SSL_CTX_set_options(ctx, options);
   // Idle keep-alive connections give their 34 KiB of record buffers back, as nginx does;
   // partial writes let the event loop send a large body record by record.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read-ahead, as nginx: one read(2) takes what the socket has (the client's Finished and
+  // its request arrive together), not two per record (its 5-byte header, then the rest).
+  // Bytes OpenSSL holds unprocessed do not make the socket readable: the connection asks
+  // SSL_has_pending() before it waits (connection_tls.cpp, Connection::arm_read).
+  SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
   // Resumption is by tickets only, with keys every worker shares: a per-worker session cache
   // would resume only on the worker that happened to make the session.

@@ -92,7 +92,6 @@ void Connection::open(int fd, const sockaddr_storage& peer, SSL_CTX* tls) {
   stop_requested_ = false;
   in_len_ = head_len_ = 0;
   parser_.reset();
-  if (tls != nullptr) return start_tls(tls);  // (the PROXY protocol is refused with TLS)
   if (worker_.settings().proxy_protocol != "off") {
     // With the PROXY protocol on, the socket is meant for the proxy alone: anyone else is
     // either misconfigured or bypassing it, so it gets no HTTP service at all.
@@ -104,6 +103,7 @@ void Connection::open(int fd, const sockaddr_storage& peer, SSL_CTX* tls) {
     }
     enter(State::kReadingProxy);
   }
+  if (tls != nullptr) return start_tls(tls);  // after the PROXY header, if any
   // The PROXY header (if any) and the request head share one header_timeout.
   start_head_deadline();
   // Most clients send the request right after connecting: read before registering with
@@ -170,8 +170,9 @@ void Connection::arm_read(double seconds) {
   } else {
     event_add(&read_ev_, nullptr);
   }
-  // Bytes OpenSSL decrypted but we did not take yet never make the socket readable.
-  if (ssl_ != nullptr && SSL_pending(ssl_) > 0) event_active(&read_ev_, EV_READ, 0);
+  // Bytes OpenSSL holds (decrypted or read ahead) but we did not take yet never make the
+  // socket readable.
+  if (ssl_ != nullptr && SSL_has_pending(ssl_) == 1) event_active(&read_ev_, EV_READ, 0);
 }
 
 void Connection::readable(short what) {

@@ -166,6 +166,9 @@ class Connection final : public app::Exchange, public Task {
   // read may need to write, and the reverse).
   short io_wait_events(short plain) const { return ssl_ == nullptr ? plain : tls_wants_; }
   void start_tls(SSL_CTX* ctx);
+  bool make_ssl(SSL_CTX* ctx);
+  bool read_proxy_before_tls();
+  void wait_for_handshake(int ssl_error);  // SSL_ERROR_WANT_READ or _WRITE
   void handshake(short what);
   void handshake_failed(int ssl_error);
   ssize_t tls_recv(char* buf, size_t len);
@@ -272,6 +275,8 @@ class Connection final : public app::Exchange, public Task {
   std::string client_i_dn_;
   // Files over TLS without kTLS: read into this buffer, then SSL_write.
   std::unique_ptr<char[]> file_buf_;
+  // The context to start TLS with once the PROXY header is read (ssl_ is not made yet).
+  SSL_CTX* tls_after_proxy_ = nullptr;
   size_t file_buf_len_ = 0;
   size_t file_buf_pos_ = 0;
 };

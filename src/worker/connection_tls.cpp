@@ -1,6 +1,7 @@
-// The transport of a TLS Connection: the non-blocking handshake in the worker's event loop
-// (under tls_handshake_timeout, before the connection reaches any app), then reads and writes
-// through the SSL object, files by kTLS's SSL_sendfile or else read-and-SSL_write, and the
+// The transport of a TLS Connection: the PROXY protocol's header if it is on (in the clear,
+// read without taking a byte of the ClientHello), the non-blocking handshake in the worker's
+// event loop (under tls_handshake_timeout, before the connection reaches any app), then reads and
+// writes through the SSL object, files by kTLS's SSL_sendfile or else read-and-SSL_write, and the
 // close_notify. What the app may learn of the session (tls_var) is here too.
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/proxy_protocol.h"
 #include "tls/context.h"
 #include "worker/connection.h"
 #include "worker/worker.h"
@@ -26,26 +28,93 @@ constexpr size_t kFileChunk = 65536;  // file bytes read per SSL_write without k
 
 }  // namespace
 
+// With the PROXY protocol on, its header comes first, in the clear; the handshake's timeout
+// covers both.
 void Connection::start_tls(SSL_CTX* ctx) {
+  bool proxy_first = state_ == State::kReadingProxy;
   enter(State::kHandshaking);
   tls_broken_ = false;
   ktls_send_ = false;
   client_s_dn_.clear();
   client_i_dn_.clear();
+  tls_after_proxy_ = proxy_first ? ctx : nullptr;
+  double timeout = worker_.settings().tls_handshake_timeout;
+  head_deadline_set_ = timeout > 0;
+  head_deadline_ = std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
+  if (!proxy_first && !make_ssl(ctx)) return;
+  // The ClientHello is usually there already (TCP_DEFER_ACCEPT): try at once.
+  handshake(EV_READ);
+}
+
+bool Connection::make_ssl(SSL_CTX* ctx) {
+  tls_after_proxy_ = nullptr;
   ssl_ = SSL_new(ctx);
   if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_.get()) != 1) {
     spdlog::error("TLS: cannot set up a connection: {}", tls::openssl_error());
     tls_broken_ = true;
     close();
-    return;
+    return false;
   }
   SSL_set_accept_state(ssl_);
-  double timeout = worker_.settings().tls_handshake_timeout;
-  head_deadline_set_ = timeout > 0;
-  head_deadline_ = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
-  // The ClientHello is usually there already (TCP_DEFER_ACCEPT): try at once.
-  handshake(EV_READ);
+  return true;
+}
+
+// The PROXY header before the ClientHello: only its own bytes may leave the socket (what
+// follows is OpenSSL's to read), so the header is peeked at and exactly its bytes are taken:
+// v2 says its length in its first 16 bytes, v1 ends at its CRLF (107 bytes at most). Bytes
+// known to be header are always taken, so a header that trickles in never leaves the socket
+// readable with nothing to do. False: wait for more, or the connection was closed.
+bool Connection::read_proxy_before_tls() {
+  std::string_view peer(addr_, addr_len_);
+  char peek[256];
+  ssize_t n = ::recv(fd_.get(), peek, sizeof peek, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+  if (n <= 0) {
+    close();
+    return false;
+  }
+  const size_t have = in_len_;
+  std::string seen(in_.get(), have);
+  seen.append(peek, static_cast<size_t>(n));
+  size_t take = static_cast<size_t>(n);
+  if (seen[0] == '\r') {  // v2: 12-byte signature, version/command, family, 2-byte length
+    if (seen.size() >= 16) {
+      size_t total =
+          16 + ((static_cast<unsigned char>(seen[14]) << 8) | static_cast<unsigned char>(seen[15]));
+      take = std::min(take, total - std::min(total, have));
+    }
+  } else if (size_t crlf = seen.find("\r\n"); crlf != std::string::npos) {
+    take = crlf + 2 - have;
+  }
+  if (!ensure_input_space(take)) {
+    spdlog::debug("Closing connection from {}: PROXY header too large", peer);
+    close();
+    return false;
+  }
+  ssize_t got = ::recv(fd_.get(), in_.get() + have, take, 0);
+  if (got <= 0) {
+    close();
+    return false;
+  }
+  in_len_ += static_cast<size_t>(got);
+  const std::string& mode = worker_.settings().proxy_protocol;
+  if ((mode == "v1" && in_[0] != 'P') || (mode == "v2" && in_[0] != '\r')) {
+    spdlog::debug("Closing connection from {}: not a PROXY {} header", peer, mode);
+    close();
+    return false;
+  }
+  net::ProxyHeader h = net::parse_proxy_header({in_.get(), in_len_});
+  if (h.status == net::ProxyHeader::kIncomplete) return false;
+  if (h.status == net::ProxyHeader::kError || h.consumed != in_len_) {
+    spdlog::debug("Closing connection from {}: {}", peer,
+                  h.status == net::ProxyHeader::kError ? h.error : "bad PROXY header length");
+    close();
+    return false;
+  }
+  if (h.has_source) set_peer(h.source, h.source_port);
+  in_len_ = 0;
+  return make_ssl(tls_after_proxy_);
 }
 
 void Connection::handshake(short what) {
@@ -54,6 +123,10 @@ void Connection::handshake(short what) {
     spdlog::debug("Closing connection from {}: TLS handshake not completed in time", peer);
     tls_broken_ = true;
     close();
+    return;
+  }
+  if (ssl_ == nullptr && !read_proxy_before_tls()) {
+    if (state_ == State::kHandshaking) wait_for_handshake(SSL_ERROR_WANT_READ);
     return;
   }
   int r = SSL_do_handshake(ssl_);
@@ -73,6 +146,10 @@ void Connection::handshake(short what) {
   }
   int e = SSL_get_error(ssl_, r);
   if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) return handshake_failed(e);
+  wait_for_handshake(e);
+}
+
+void Connection::wait_for_handshake(int e) {
   timeval tv{};
   timeval* deadline = nullptr;
   if (head_deadline_set_) {
@@ -155,8 +232,8 @@ ssize_t Connection::tls_failed(int ssl_error, bool reading) {
   }
 }
 
-// Reads what one record (and whatever OpenSSL already decrypted) holds: bytes left inside
-// OpenSSL would not make the socket readable again.
+// Reads what one record holds, and whatever OpenSSL already has (decrypted, or read ahead and
+// not yet decrypted): bytes left inside OpenSSL would not make the socket readable again.
 ssize_t Connection::tls_recv(char* buf, size_t len) {
   size_t got = 0;
   while (got < len) {
@@ -170,7 +247,7 @@ ssize_t Connection::tls_recv(char* buf, size_t len) {
       return tls_failed(SSL_get_error(ssl_, r), true);
     }
     got += n;
-    if (SSL_pending(ssl_) == 0) break;
+    if (SSL_has_pending(ssl_) == 0) break;
   }
   return static_cast<ssize_t>(got);
 }
