@@ -22,15 +22,15 @@ constexpr int kPyConfAbi = 1;
 // What the Python stand-in for gunicorn's arbiter (`server`) carries.
 struct HookServer {
   pid_t pid = 0;
-  int num_workers = 0;              // the wanted number of workers
-  std::vector<pid_t> workers;       // live worker pids (server.WORKERS' keys)
+  int num_workers = 0;                    // the wanted number of workers
+  std::vector<pid_t> workers;             // live worker pids (server.WORKERS' keys)
   const config::Settings* cfg = nullptr;  // server.cfg's effective values
 };
 
 // What the stand-in for gunicorn's worker (`worker`) carries.
 struct HookWorker {
   pid_t pid = 0;
-  pid_t ppid = 0;  // the master
+  pid_t ppid = 0;    // the master
   uint64_t age = 0;  // spawn order
   bool booted = false;
   bool aborted = false;
@@ -43,12 +43,12 @@ struct HookArgs {
   const HookServer* server = nullptr;
   const HookWorker* worker = nullptr;
   int new_value = 0;
-  int old_value = 0;  // -1: None (the first call)
+  int old_value = 0;                      // -1: None (the first call)
   const config::Settings* cfg = nullptr;  // cfg's values when no server is given
 };
 
 struct PyConfApi {
-  int abi = kPyConfAbi;  // first, so any plugin can check it
+  int abi = kPyConfAbi;           // first, so any plugin can check it
   const char* version = nullptr;  // the plugin's CPPICORN_VERSION
   // Runs the config (FILE.py or python:MODULE) in this process's interpreter (started on
   // first use) and lists its names; keeps its hooks, replacing the previous file's. "" or the

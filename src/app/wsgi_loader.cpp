@@ -63,8 +63,8 @@ std::unique_ptr<App> load_wsgi(const WsgiSpec& spec, std::string* error) {
   }
   // The Debian package splits the plugin out (cppicorn-python3), so a native-only install
   // pulls in no Python: the admin who meets this needs the package's name, not a path.
-  *error = fmt::format(
-      "cannot load app '{}': it is a Python module, but {}", spec.app, missing_plugin(tried));
+  *error = fmt::format("cannot load app '{}': it is a Python module, but {}", spec.app,
+                       missing_plugin(tried));
   return nullptr;
 }
 

@@ -76,8 +76,7 @@ std::string fd_name(const net::Listener& l) {
 
 std::unique_ptr<Upgrade> Upgrade::start(const Invocation& invocation,
                                         const std::vector<net::Listener>& listeners,
-                                        std::string* error,
-                                        const std::function<void()>& in_child) {
+                                        std::string* error, const std::function<void()>& in_child) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     *error = fmt::format("pipe: {}", std::strerror(errno));

@@ -119,7 +119,9 @@ LoadResult load_or_throw(int argc, const char* const* argv,
     if (!module && path.is_relative()) path = dir / path;
     std::error_code ec;
     std::filesystem::path absolute = std::filesystem::absolute(path, ec);
-    std::string name = module ? location : ec ? path.string() : absolute.lexically_normal().string();
+    std::string name = module ? location
+                       : ec   ? path.string()
+                              : absolute.lexically_normal().string();
     std::string err = python ? read_python_file(name, r.settings, &r.warnings)
                              : read_yaml_file(path.string(), r.settings, &r.warnings);
     if (!err.empty()) return fail(err);

@@ -28,9 +28,9 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kRenamed 
 
 // gunicorn's server hooks (gunicorn/config.py): callables the plugin keeps.
 constexpr std::array<std::string_view, 15> kHooks = {
-    "on_starting", "on_reload",   "when_ready",   "pre_fork",         "post_fork",
-    "post_worker_init", "worker_int", "worker_abort", "pre_exec", "pre_request",
-    "post_request", "child_exit", "worker_exit", "nworkers_changed", "on_exit"};
+    "on_starting",      "on_reload",  "when_ready",   "pre_fork",         "post_fork",
+    "post_worker_init", "worker_int", "worker_abort", "pre_exec",         "pre_request",
+    "post_request",     "child_exit", "worker_exit",  "nworkers_changed", "on_exit"};
 
 std::string_view table_name(std::string_view name) {
   for (auto [gunicorn, ours] : kRenamed) {
@@ -68,9 +68,10 @@ bool is_python_config(std::string_view location) {
 std::string read_python_file(const std::string& location, Settings& out,
                              std::vector<std::string>* warnings) {
   if (g_reader == nullptr) {
-    return fmt::format("{}: a Python config file needs the Python plugin, which this program "
-                       "does not load",
-                       location);
+    return fmt::format(
+        "{}: a Python config file needs the Python plugin, which this program "
+        "does not load",
+        location);
   }
   std::vector<PythonValue> values;
   if (std::string err = g_reader(location, &values); !err.empty()) return err;

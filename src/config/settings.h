@@ -99,7 +99,7 @@ struct Settings {
   std::string statsd_prefix;   // "" or ending in "."
   std::string dogstatsd_tags;  // appended to every line as |#TAGS
   // Where the values came from.
-  std::string config_file;  // -c/--config (or ./gunicorn.conf.py found without one)
+  std::string config_file;     // -c/--config (or ./gunicorn.conf.py found without one)
   bool python_config = false;  // config_file is Python: its hooks run (app/pyconf.h)
 };
 
@@ -133,7 +133,7 @@ void export_raw_env(const Settings& s);
 // as it does a YAML value.
 struct PythonValue {
   std::string name;
-  int line = 0;          // of its last top-level assignment or def; 0 when not known
+  int line = 0;  // of its last top-level assignment or def; 0 when not known
   enum Kind { kScalar, kList, kNone, kHook, kOther } kind = kScalar;
   std::vector<std::string> items;  // kScalar: one; kList: each item
   std::string type;                // the Python type's name, for messages

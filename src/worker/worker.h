@@ -20,9 +20,9 @@
 #include "log/access_log.h"
 #include "net/ip_allow.h"
 #include "scoreboard/scoreboard.h"
-#include "worker/hook_signals.h"
 #include "worker/accept_watch.h"
 #include "worker/executor.h"
+#include "worker/hook_signals.h"
 #include "worker/reloader.h"
 
 namespace cppicorn::worker {
@@ -170,7 +170,7 @@ class Worker {
   bool stopping_ = false;
   bool app_started_ = false;
   uint64_t age_ = 0;
-  app::HookWorker hook_worker() const;  // this worker as the config file's hooks see it
+  app::HookWorker hook_worker() const;         // this worker as the config file's hooks see it
   std::unique_ptr<HookSignals> hook_signals_;  // worker_int / worker_abort defined
   uint64_t requests_ = 0;
   uint64_t max_requests_ = 0;  // 0: unlimited

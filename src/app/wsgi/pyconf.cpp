@@ -15,9 +15,9 @@ namespace cppicorn::wsgi {
 namespace {
 
 constexpr const char* kHookNames[] = {
-    "on_starting", "on_reload",    "when_ready",   "pre_fork",         "post_fork",
-    "post_worker_init", "worker_int", "worker_abort", "pre_exec", "pre_request",
-    "post_request", "child_exit", "worker_exit", "nworkers_changed", "on_exit"};
+    "on_starting",      "on_reload",  "when_ready",   "pre_fork",         "post_fork",
+    "post_worker_init", "worker_int", "worker_abort", "pre_exec",         "pre_request",
+    "post_request",     "child_exit", "worker_exit",  "nworkers_changed", "on_exit"};
 
 PyObject* g_ns = nullptr;  // the helper module's dict, never released
 uint32_t g_defined = 0;    // bit i: kHookNames[i] is defined
@@ -110,8 +110,8 @@ PyObject* make_server(const app::HookServer& s, PyObject* cfg) {
     if (!workers || !p || PyList_Append(workers.get(), p.get()) != 0) return nullptr;
   }
   PyObject* cls = PyDict_GetItemString(g_ns, "Server");  // borrowed
-  return PyObject_CallFunction(cls, "iiOO", static_cast<int>(s.pid), s.num_workers,
-                               workers.get(), cfg);
+  return PyObject_CallFunction(cls, "iiOO", static_cast<int>(s.pid), s.num_workers, workers.get(),
+                               cfg);
 }
 
 void call_locked(const char* hook, const app::HookArgs& a);
@@ -210,19 +210,18 @@ PyObject* make_worker(const app::HookWorker& w, PyObject* cfg) {
   PyObject* cls = PyDict_GetItemString(g_ns, "Worker");  // borrowed
   Ref pid(w.pid > 0 ? PyLong_FromLong(w.pid) : Py_NewRef(Py_None));
   Ref status(w.exit_status >= 0 ? PyLong_FromLong(w.exit_status) : Py_NewRef(Py_None));
-  return PyObject_CallFunction(cls, "OiKOOOO", pid.get(), static_cast<int>(w.ppid),
-                               static_cast<unsigned long long>(w.age),
-                               w.booted ? Py_True : Py_False, w.aborted ? Py_True : Py_False,
-                               status.get(), cfg);
+  return PyObject_CallFunction(
+      cls, "OiKOOOO", pid.get(), static_cast<int>(w.ppid), static_cast<unsigned long long>(w.age),
+      w.booted ? Py_True : Py_False, w.aborted ? Py_True : Py_False, status.get(), cfg);
 }
 
 void call_hook(const char* name, PyObject* args) {
   Ref tuple(args);
   PyObject* fn = PyDict_GetItemString(g_ns, "call");  // borrowed
   Ref hook_name(PyUnicode_FromString(name));
-  Ref full(tuple && hook_name ? PySequence_Concat(Ref(PyTuple_Pack(1, hook_name.get())).get(),
-                                                  tuple.get())
-                              : nullptr);
+  Ref full(tuple && hook_name
+               ? PySequence_Concat(Ref(PyTuple_Pack(1, hook_name.get())).get(), tuple.get())
+               : nullptr);
   Ref r(full ? PyObject_Call(fn, full.get(), nullptr) : nullptr);
   if (!r) spdlog::error("The {} hook failed: {}", name, format_exception());
 }

@@ -279,7 +279,8 @@ PyObject* log_at(PyObject*, PyObject* args) {
   constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
                                                    spdlog::level::warn, spdlog::level::err,
                                                    spdlog::level::critical};
-  spdlog::log(kLevels[std::clamp(level, 0, 4)], "{}", std::string_view(s, static_cast<size_t>(len)));
+  spdlog::log(kLevels[std::clamp(level, 0, 4)], "{}",
+              std::string_view(s, static_cast<size_t>(len)));
   Py_RETURN_NONE;
 }
 
