@@ -173,7 +173,7 @@ def test_raising_hook_is_logged_and_the_server_serves_on(server, tmp_path):
     log = server.log()
     assert "Exception in pre_request hook:" in log and "ZeroDivisionError" in log
     assert "Exception in when_ready hook:" in log and "RuntimeError: not ready" in log
-    assert f'conf.py", line 2, in pre_request' in log
+    assert 'conf.py", line 2, in pre_request' in log
 
 
 def test_worker_abort_on_timeout(server, tmp_path):
@@ -220,3 +220,19 @@ def test_yaml_config_and_native_app_never_load_libpython(server, tmp_path):
         with open(f"/proc/{pid}/maps") as f:
             maps = f.read()
         assert "libpython" not in maps and "wsgi.so" not in maps, pid
+
+
+def test_worker_int_on_int_in_the_worker(server, tmp_path):
+    log = tmp_path / "int.log"
+    conf = tmp_path / "conf.py"
+    conf.write_text(f"import os\nthreads = 2\n"
+                    f"def worker_int(worker):\n"
+                    f"    open({str(log)!r}, 'a').write(f'{{os.getpid()}} {{worker.pid}}\\n')\n")
+    server.start("-c", str(conf), "--app-path", APPS, app="hookapp:app", env=ENV)
+    (worker,) = server.wait_workers(1)
+    os.kill(worker, signal.SIGINT)
+    wait_for(lambda: os.path.exists(log) and open(log).read(), what="worker_int")
+    assert open(log).read().split() == [str(worker), str(worker)]
+    wait_for(lambda: worker not in server.workers() and len(server.workers()) == 1,
+             what="a new worker")
+    assert server.request("GET", "/")[0] == 200
