@@ -53,23 +53,23 @@ struct PyConfApi {
   // Runs the config (FILE.py or python:MODULE) in this process's interpreter (started on
   // first use) and lists its names; keeps its hooks, replacing the previous file's. "" or the
   // error ("FILE:LINE: SyntaxError: ..." and the traceback).
-  std::string (*read)(const std::string& location, std::vector<config::PythonValue>* out);
+  std::string (*read)(const std::string& location, std::vector<config::PythonValue>* out) = nullptr;
   // Whether the config defines this hook (a bit test, no Python).
-  bool (*defined)(const char* hook);
+  bool (*defined)(const char* hook) = nullptr;
   // Calls the hook if defined (holding the GIL meanwhile); an exception is logged with its
   // traceback and goes no further.
-  void (*call)(const char* hook, const HookArgs& args);
+  void (*call)(const char* hook, const HookArgs& args) = nullptr;
   // Around fork() in a process whose interpreter runs: PyOS_BeforeFork, AfterFork_Parent,
   // AfterFork_Child.
-  void (*before_fork)();
-  void (*after_fork_parent)();
-  void (*after_fork_child)();
+  void (*before_fork)() = nullptr;
+  void (*after_fork_parent)() = nullptr;
+  void (*after_fork_child)() = nullptr;
   // In a worker once booted: drops the GIL if this thread still holds it (a native app), so
   // that hooks can run on any of the worker's threads.
-  void (*release)();
+  void (*release)() = nullptr;
   // pre_request/post_request around each call of `app` (only called when one is defined);
   // takes ownership of app.
-  App* (*wrap)(App* app, const HookWorker& worker, const config::Settings& cfg);
+  App* (*wrap)(App* app, const HookWorker& worker, const config::Settings& cfg) = nullptr;
 };
 
 // The plugin's entry point for the table above.
