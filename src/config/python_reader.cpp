@@ -39,20 +39,29 @@ std::string_view table_name(std::string_view name) {
   return name;
 }
 
+// "an integer", "a list", "one of ..." (no article).
+std::string with_article(std::string_view type) {
+  if (type.starts_with("one of")) return std::string(type);
+  bool vowel = !type.empty() && std::string_view("aeiou").find(type[0]) != std::string_view::npos;
+  return (vowel ? "an " : "a ") + std::string(type);
+}
+
 std::string apply_value(const Setting& s, const PythonValue& v, Settings& out) {
   switch (v.kind) {
     case PythonValue::kScalar:
       if (is_list(s) && s.list == ListStyle::kRepeat) return assign_list(s, v.items, out);
       return assign_text(s, v.items.front(), out);
     case PythonValue::kList:
-      if (!is_list(s)) return fmt::format("expected a {}, got a {}", type_name(s), v.type);
+      if (!is_list(s)) {
+        return fmt::format("expected {}, got {}", with_article(type_name(s)), with_article(v.type));
+      }
       for (const std::string& item : v.items) {
         Settings scratch;
         if (std::string err = assign_list(s, {item}, scratch); !err.empty()) return err;
       }
       return assign_list(s, v.items, out);
     default:
-      return fmt::format("expected a {}, got a {}", type_name(s), v.type);
+      return fmt::format("expected {}, got {}", with_article(type_name(s)), with_article(v.type));
   }
 }
 
@@ -91,7 +100,7 @@ std::string read_python_file(const std::string& location, Settings& out,
     bool hook = std::find(kHooks.begin(), kHooks.end(), v.name) != kHooks.end();
     if (hook) {
       if (v.kind != PythonValue::kHook) {
-        return fmt::format("{}: expected a function, got a {}", where(v), v.type);
+        return fmt::format("{}: expected a function, got {}", where(v), with_article(v.type));
       }
       continue;
     }

@@ -138,7 +138,7 @@ def test_bad_value_names_key_and_line(binary, tmp_path):
                                                "on_exit = 3\n")
     r = run_check(binary, tmp_path, "-c", "gunicorn.conf.py", "--check-config", "app:app")
     assert r.returncode != 0
-    assert f"{tmp_path}/gunicorn.conf.py:3: on_exit: expected a function, got a int" in r.stderr
+    assert f"{tmp_path}/gunicorn.conf.py:3: on_exit: expected a function, got an int" in r.stderr
 
 
 def test_settings_from_conf_and_command_line_wins(binary, tmp_path):
