@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "app/app.h"
+#include "app/pyconf.h"
 #include "arbiter/arbiter.h"
 #include "config/settings.h"
 #include "control/cli.h"
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
   UniqueFd upgrade_pipe = Upgrade::take_ready_pipe();
   proctitle::init(argc, argv);
 
+  // A .py config (gunicorn.conf.py) is run by the Python plugin, loaded only then.
+  config::set_python_config_reader(app::pyconf::read_config);
   config::LoadResult loaded = config::load(argc, argv, invocation.env);
   if (!loaded.output.empty()) std::fputs(loaded.output.c_str(), stdout);
   if (!loaded.error.empty()) {
@@ -56,6 +59,13 @@ int main(int argc, char** argv) {
   spdlog::info("Starting cppicorn {}", version());
   for (const std::string& w : loaded.warnings) spdlog::warn("{}", w);
   config::export_raw_env(settings);  // before the app loads, so every worker inherits it
+  if (app::pyconf::defined("on_starting")) {
+    app::HookServer server;
+    server.pid = getpid();
+    server.num_workers = settings.workers;
+    server.cfg = &settings;
+    app::pyconf::call("on_starting", app::HookArgs{.server = &server});
+  }
   if (!settings.access_logfile.empty() &&
       !log::AccessLog::create(settings.access_log_format, &error)) {
     spdlog::critical("access_log_format: {}", error);

@@ -38,5 +38,10 @@ inline constexpr char kWsgiFactorySymbol[] = "cppicorn_wsgi_create";
 // Loads wsgi.so (found next to the executable: <bindir>/../<libdir>/cppicorn/wsgi.so when
 // installed, <build>/wsgi.so in the build tree) and calls its factory.
 std::unique_ptr<App> load_wsgi(const WsgiSpec& spec, std::string* error);
+// dlopens the plugin (once; later calls return the same handle). nullptr: with *error when
+// it failed to load, else with *error empty when it is not installed (*tried: where looked).
+void* open_python_plugin(std::string* error, std::string* tried);
+// "Python support (wsgi.so) is not installed: apt install cppicorn-python3 ...".
+std::string missing_plugin(const std::string& tried);
 
 }  // namespace cppicorn::app

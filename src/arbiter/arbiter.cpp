@@ -68,6 +68,7 @@ Arbiter::~Arbiter() {
 }
 
 int Arbiter::run() {
+  master_pid_ = getpid();
   if (takeover_pipe_) watch_old_master();
   set_title();
   int pipe_fds[2];
@@ -127,9 +128,11 @@ int Arbiter::run() {
   } else {
     spdlog::info("Using worker: {}", settings_.worker_class);
   }
+  set_wanted(wanted_);
+  hook("when_ready");
   manage_workers();
   event_base_dispatch(base_);
-
+  hook("on_exit");
   if (!settings_.pidfile.empty()) pidfile_.reset();
   if (statsd_) push_statsd(scoreboard_.totals());  // the last interval's counts
   if (metrics_ && !handed_over_ && !metrics_->listener().unix_path.empty())
@@ -225,7 +228,8 @@ void Arbiter::handle_hup() {
   if (settings_.capture_output) log::capture_output();
   for (const std::string& w : loaded.warnings) spdlog::warn("{}", w);
   config::export_raw_env(settings_);  // the new generation's environment
-  wanted_ = settings_.workers;
+  set_wanted(settings_.workers);
+  hook("on_reload");
   ++generation_;
   reloading_ = true;
   notifier_.reloading(fmt::format("Reloading: starting {} new workers", wanted_));
@@ -323,7 +327,7 @@ void Arbiter::handle_ttin() {
     spdlog::warn("Refusing TTIN: at the maximum of {} workers", Scoreboard::kMaxWorkers);
     return;
   }
-  ++wanted_;
+  set_wanted(wanted_ + 1);
   manage_workers();
 }
 
@@ -333,7 +337,7 @@ void Arbiter::handle_ttou() {
     spdlog::info("Ignoring TTOU: one worker is the minimum");
     return;
   }
-  --wanted_;
+  set_wanted(wanted_ - 1);
   manage_workers();
 }
 
@@ -347,7 +351,7 @@ void Arbiter::handle_usr1() {
 void Arbiter::handle_winch() {
   if (stopping_) return;
   spdlog::info("Stopping all workers; HUP starts them again");
-  wanted_ = 0;
+  set_wanted(0);
   manage_workers();
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/app.h"
+#include "app/pyconf_plugin.h"
 #include "arbiter/pidfile.h"
 #include "arbiter/upgrade.h"
 #include "config/settings.h"
@@ -131,6 +132,13 @@ class Arbiter {
   std::string status_text() const;
   std::string status_json() const;
 
+  // Server hooks of a Python config file, at gunicorn's points (arbiter_hooks.cpp): `w` is
+  // the worker in question (pid 0: not forked yet), status its wait status in child_exit.
+  void hook(const char* name, pid_t pid = 0, const WorkerRecord* w = nullptr, int status = -1);
+  // wanted_ = n, with nworkers_changed when it changes (first call: old value None).
+  void set_wanted(int n);
+  app::HookServer hook_server() const;
+
   // Lifecycle.
   void stop(bool graceful);
   void halt(int exit_code, const std::string& reason);
@@ -166,6 +174,8 @@ class Arbiter {
   std::unique_ptr<Pidfile> pidfile_;
   std::map<pid_t, WorkerRecord> workers_;
   int wanted_ = 1;
+  bool wanted_known_ = false;  // set_wanted ran: nworkers_changed has an old value
+  pid_t master_pid_ = 0;       // set in run(): the server hooks' server.pid
   uint64_t generation_ = 1;
   uint64_t next_age_ = 0;
   uint64_t served_before_ = 0;        // requests served by workers already reaped

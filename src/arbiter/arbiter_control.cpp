@@ -86,7 +86,7 @@ void Arbiter::command(const control::Command& c, control::ControlServer::Ticket 
     case Verb::kWorkers: {
       if (stopping_) return t.reply(false, "stopping\n");
       int target = std::clamp(wanted_ + c.delta, 1, Scoreboard::kMaxWorkers);
-      wanted_ = target;
+      set_wanted(target);
       manage_workers();
       return t.reply(true, c.json ? fmt::format("{{\"workers_desired\":{}}}\n", wanted_)
                                   : fmt::format("workers: {} wanted\n", wanted_));

@@ -53,7 +53,7 @@ void Arbiter::handle_usr2() {
     handed.push_back(
         {UniqueFd(fcntl(m.fd.get(), F_DUPFD_CLOEXEC, 0)), kMetricsFdName, m.url, "", m.is_unix});
   }
-  upgrade_ = Upgrade::start(invocation_, handed, &error);
+  upgrade_ = Upgrade::start(invocation_, handed, &error, [this] { hook("pre_exec"); });
   if (!upgrade_) {
     spdlog::error("Upgrade failed: {}", error);
     last_upgrade_error_ = error;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "app/pyconf.h"
 #include "arbiter/arbiter.h"
 #include "log/log.h"
 #include "util/proctitle.h"
@@ -24,6 +25,11 @@ void Arbiter::spawn_worker() {
     spdlog::error("No free scoreboard slot; not spawning");
     return;
   }
+  WorkerRecord record;
+  record.slot = slot;
+  record.generation = generation_;
+  record.age = next_age_;
+  hook("pre_fork", 0, &record);
   log::flush();
   // Block signals across fork so none reaches the child before it drops our handlers (their
   // wake-up socket is shared with us).
@@ -31,8 +37,10 @@ void Arbiter::spawn_worker() {
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
   const pid_t master = getpid();
+  app::pyconf::before_fork();
   pid_t pid = fork();
   if (pid == 0) {
+    app::pyconf::after_fork_child();
     for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
     // A worker never outlives its master: orphans would keep serving outside any control.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -65,6 +73,7 @@ void Arbiter::spawn_worker() {
     worker::ForkGuard::arm(scoreboard_.memory(), Scoreboard::kBytes);
     std::string name = settings_.proc_name.empty() ? settings_.app : settings_.proc_name;
     proctitle::set(fmt::format("cppicorn: worker [{}]", name));
+    hook("post_fork", getpid(), &record);
     std::vector<int> fds;
     std::vector<int> tls_fds;
     for (const net::Listener& l : listeners_) {
@@ -75,11 +84,13 @@ void Arbiter::spawn_worker() {
     {
       worker::Worker w(settings_, fds, scoreboard_[slot], std::move(preloaded_), boot_write_.get());
       if (tls_) w.use_tls(tls_->get(), std::move(tls_fds));
+      w.set_age(record.age);
       code = w.run();
     }
     log::flush();
     _exit(code);  // not exit(): the master's atexit handlers and destructors are not ours
   }
+  app::pyconf::after_fork_parent();
   sigprocmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
     spdlog::error("fork: {}", strerror(errno));
@@ -87,11 +98,8 @@ void Arbiter::spawn_worker() {
     return;
   }
   scoreboard_[slot].pid = pid;
-  WorkerRecord w;
-  w.slot = slot;
-  w.generation = generation_;
-  w.age = next_age_++;
-  workers_[pid] = w;
+  ++next_age_;
+  workers_[pid] = record;
   spdlog::info("Booting worker with pid: {}", pid);
 }
 
@@ -211,6 +219,7 @@ void Arbiter::worker_exited(pid_t pid, const WorkerRecord& w, int status) {
   served_before_ += slot.requests.load();
   ++exits_[static_cast<int>(exit_cause(w, status, slot.max_requests_reached.load()))];
   scoreboard_.release(w.slot);
+  hook("child_exit", pid, &w, status);
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     // Signals we sent (stop, retire, timeout) are expected; anything else is news.
@@ -273,7 +282,7 @@ void Arbiter::abort_reload(const std::string& reason) {
   for (auto& [pid, w] : workers_) {
     if (!w.retiring && w.generation < aborted) w.generation = generation_;
   }
-  wanted_ = settings_.workers;
+  set_wanted(settings_.workers);
   reloading_ = false;
   last_reload_ = "last reload failed: " + reason;
   answer_waiters(reload_waiters_, false,

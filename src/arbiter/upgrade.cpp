@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "app/pyconf.h"
 #include "arbiter/arbiter.h"
 #include "log/log.h"
 
@@ -75,7 +76,7 @@ std::string fd_name(const net::Listener& l) {
 
 std::unique_ptr<Upgrade> Upgrade::start(const Invocation& invocation,
                                         const std::vector<net::Listener>& listeners,
-                                        std::string* error) {
+                                        std::string* error, const std::function<void()>& in_child) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     *error = fmt::format("pipe: {}", std::strerror(errno));
@@ -86,8 +87,14 @@ std::unique_ptr<Upgrade> Upgrade::start(const Invocation& invocation,
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
+  app::pyconf::before_fork();
   pid_t pid = fork();
-  if (pid == 0) exec_new_master(invocation, listeners, write_end.get());
+  if (pid == 0) {
+    app::pyconf::after_fork_child();
+    if (in_child) in_child();
+    exec_new_master(invocation, listeners, write_end.get());
+  }
+  app::pyconf::after_fork_parent();
   sigprocmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
     *error = fmt::format("fork: {}", std::strerror(errno));

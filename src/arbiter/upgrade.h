@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,10 +20,12 @@ struct Invocation;
 
 class Upgrade {
  public:
-  // Old master: starts the new one. nullptr with *error when it cannot fork.
+  // Old master: starts the new one. nullptr with *error when it cannot fork. in_child runs
+  // in the forked child before exec (the pre_exec hook).
   static std::unique_ptr<Upgrade> start(const Invocation& invocation,
                                         const std::vector<net::Listener>& listeners,
-                                        std::string* error);
+                                        std::string* error,
+                                        const std::function<void()>& in_child = {});
 
   // New master: the pipe to report readiness on (CPPICORN_UPGRADE_FD, then unset), or an
   // invalid fd when we were not started by USR2.

@@ -19,6 +19,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitCheckFailed = 1;  // --check-config found a problem (as gunicorn)
 constexpr int kExitUsage = 2;
+constexpr char kDefaultPythonConfig[] = "gunicorn.conf.py";
 
 // Applies one parsed command line; every value of a setting given there replaces the earlier
 // source's (a repeated -b builds one list, which then replaces the file's list as a whole).
@@ -104,15 +105,27 @@ LoadResult load_or_throw(int argc, const char* const* argv,
   apply_web_concurrency(env, r);
   const std::vector<std::string>& files =
       cli.config_files.empty() ? from_env.config_files : cli.config_files;
-  if (!files.empty()) {
-    std::filesystem::path path = files.back();
-    if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
-    if (std::string err = read_yaml_file(path.string(), r.settings, &r.warnings); !err.empty()) {
-      return fail(err);
-    }
+  std::string location = files.empty() ? std::string() : files.back();
+  std::filesystem::path dir =
+      base_dir.empty() ? std::filesystem::current_path() : std::filesystem::path(base_dir);
+  // As gunicorn: without -c, ./gunicorn.conf.py is read when there is one.
+  if (location.empty() && std::filesystem::is_regular_file(dir / kDefaultPythonConfig)) {
+    location = kDefaultPythonConfig;
+  }
+  if (!location.empty()) {
+    bool python = is_python_config(location);
+    bool module = location.starts_with("python:");
+    std::filesystem::path path = location.starts_with("file:") ? location.substr(5) : location;
+    if (!module && path.is_relative()) path = dir / path;
     std::error_code ec;
     std::filesystem::path absolute = std::filesystem::absolute(path, ec);
-    r.settings.config_file = ec ? path.string() : absolute.lexically_normal().string();
+    std::string name = module ? location
+                       : ec   ? path.string()
+                              : absolute.lexically_normal().string();
+    std::string err = python ? read_python_file(name, r.settings, &r.warnings)
+                             : read_yaml_file(path.string(), r.settings, &r.warnings);
+    if (!err.empty()) return fail(err);
+    r.settings.config_file = name;
   }
   if (std::string err = apply(from_env, r.settings, r.warnings); !err.empty()) {
     return fail("CPPICORN_CMD_ARGS: " + err);

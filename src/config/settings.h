@@ -100,7 +100,8 @@ struct Settings {
   std::string statsd_prefix;   // "" or ending in "."
   std::string dogstatsd_tags;  // appended to every line as |#TAGS
   // Where the values came from.
-  std::string config_file;  // -c/--config
+  std::string config_file;     // -c/--config (or ./gunicorn.conf.py found without one)
+  bool python_config = false;  // config_file is Python: its hooks run (app/pyconf.h)
 };
 
 // What loading produced: settings to run with, or something to print and an exit code.
@@ -127,6 +128,25 @@ LoadResult load(int argc, const char* const* argv, const std::map<std::string, s
 // -e/--env: sets each KEY=VALUE of raw_env in this process's environment (the master, before
 // loading the app or forking a generation, so that workers inherit it).
 void export_raw_env(const Settings& s);
+
+// One module-level name of a Python config file (gunicorn.conf.py) as the Python plugin read
+// it: its value as text (lists item by item), so the settings table converts and checks it
+// as it does a YAML value.
+struct PythonValue {
+  std::string name;
+  int line = 0;  // of its last top-level assignment or def; 0 when not known
+  enum Kind { kScalar, kList, kNone, kHook, kOther } kind = kScalar;
+  std::vector<std::string> items;  // kScalar: one; kList: each item
+  std::string type;                // the Python type's name, for messages
+};
+// Runs a Python config (a file, or "python:module.name") in the embedded interpreter and
+// lists its names; returns "" or the error ("FILE:LINE: SyntaxError: ..."). main() installs
+// the one that loads the Python plugin; without one a .py config is refused.
+using PythonConfigReader = std::string (*)(const std::string& location,
+                                           std::vector<PythonValue>* out);
+void set_python_config_reader(PythonConfigReader reader);
+// Whether load() reads `location` (a -c value) as Python: "*.py", "python:MODULE", "file:PATH".
+bool is_python_config(std::string_view location);
 
 // The current environment as a map (for load()).
 std::map<std::string, std::string> environment();

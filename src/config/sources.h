@@ -53,6 +53,12 @@ std::string split_shell(std::string_view text, std::vector<std::string>& words);
 std::string read_yaml_file(const std::string& path, Settings& out,
                            std::vector<std::string>* warnings);
 
+// Applies the Python config at `location` (FILE.py, file:FILE or python:MODULE) on top of
+// `out`, through the reader main() installed; errors as read_yaml_file's. Names that are no
+// setting are ignored, as gunicorn does.
+std::string read_python_file(const std::string& location, Settings& out,
+                             std::vector<std::string>* warnings);
+
 // --help text, generated from the table, grouped by section.
 std::string help_text();
 // The effective settings as a YAML document that -c reads back to the same Settings.

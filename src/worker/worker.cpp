@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <random>
 
+#include "app/pyconf.h"
 #include "log/log.h"
 #include "util/proctitle.h"
 #include "worker/asgi_executor.h"
@@ -71,12 +72,22 @@ Worker::~Worker() {
   if (base_) event_base_free(base_);
 }
 
+app::HookWorker Worker::hook_worker() const {
+  app::HookWorker me;
+  me.pid = getpid();
+  me.ppid = getppid();
+  me.age = age_;
+  me.booted = true;
+  return me;
+}
+
 bool Worker::boot(int* exit_code) {
   struct sigaction sa {};
   sa.sa_handler = quit_now;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGQUIT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  if (HookSignals::wanted()) HookSignals::block();  // before the app starts threads
   std::string error;
   if (!drop_privileges(settings_.user, settings_.group, settings_.initgroups, &error)) {
     spdlog::error("Worker failed to boot: {}", error);
@@ -115,12 +126,17 @@ bool Worker::boot(int* exit_code) {
     *exit_code = kExitAppLoadError;
     return false;
   }
+  const app::HookWorker me = hook_worker();
+  app_ = app::pyconf::wrap(std::move(app_), me, settings_);  // pre_request, post_request
   if (!app_->worker_start(&error)) {
     spdlog::error("App failed to start in worker {}: {}", getpid(), error);
     *exit_code = kExitAppLoadError;
     return false;
   }
   app_started_ = true;
+  app::pyconf::call("post_worker_init", app::HookArgs{.worker = &me, .cfg = &settings_});
+  app::pyconf::release();  // hooks may now run on any thread
+  if (HookSignals::wanted()) hook_signals_ = std::make_unique<HookSignals>(me, settings_);
   if (!settings_.access_logfile.empty()) {
     access_log_ = log::AccessLog::create(settings_.access_log_format, &error);
     if (!access_log_ || !access_log_->open(settings_.access_logfile, &error)) {
@@ -239,6 +255,15 @@ int Worker::run() {
   executor_.reset();
   pool_ = nullptr;
   if (access_log_) access_log_->flush();
+  hook_signals_.reset();  // before the interpreter may finalize
+  if (app::pyconf::defined("worker_exit")) {
+    app::HookServer server;
+    server.pid = getppid();
+    server.num_workers = settings_.workers;
+    server.cfg = &settings_;
+    const app::HookWorker me = hook_worker();
+    app::pyconf::call("worker_exit", app::HookArgs{.server = &server, .worker = &me});
+  }
   if (app_started_) app_->worker_stop();
   spdlog::info("Worker exiting (pid: {})", getpid());
   log::flush();

@@ -22,6 +22,7 @@
 #include "scoreboard/scoreboard.h"
 #include "worker/accept_watch.h"
 #include "worker/executor.h"
+#include "worker/hook_signals.h"
 #include "worker/reloader.h"
 
 namespace cppicorn::worker {
@@ -57,6 +58,9 @@ class Worker {
     tls_ctx_ = ctx;
     tls_fds_ = std::move(tls_fds);
   }
+
+  // The worker's spawn order (worker.age in the config file's hooks).
+  void set_age(uint64_t age) { age_ = age; }
 
   // Boots (app, privileges, hooks), serves until stopped; returns the process exit code.
   int run();
@@ -169,6 +173,9 @@ class Worker {
   int accept_more_fd_ = -1;
   bool stopping_ = false;
   bool app_started_ = false;
+  uint64_t age_ = 0;
+  app::HookWorker hook_worker() const;         // this worker as the config file's hooks see it
+  std::unique_ptr<HookSignals> hook_signals_;  // worker_int / worker_abort defined
   uint64_t requests_ = 0;
   uint64_t max_requests_ = 0;  // 0: unlimited
   std::unique_ptr<log::AccessLog> access_log_;

@@ -270,12 +270,27 @@ PyObject* log_text(PyObject*, PyObject* text) {
   Py_RETURN_NONE;
 }
 
+// log_at(level, text): 0 debug, 1 info, 2 warning, 3 error, 4 critical (hooks' server.log).
+PyObject* log_at(PyObject*, PyObject* args) {
+  int level;
+  const char* s;
+  Py_ssize_t len;
+  if (!PyArg_ParseTuple(args, "is#", &level, &s, &len)) return nullptr;
+  constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
+                                                   spdlog::level::warn, spdlog::level::err,
+                                                   spdlog::level::critical};
+  spdlog::log(kLevels[std::clamp(level, 0, 4)], "{}",
+              std::string_view(s, static_cast<size_t>(len)));
+  Py_RETURN_NONE;
+}
+
 PyMethodDef kMethods[] = {
     {"start_response", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(start_response)),
      METH_VARARGS | METH_KEYWORDS, "start_response(status, headers, exc_info=None)"},
     {"write", write_body, METH_O, "write(data): send body bytes now"},
     {"read_body", read_body, METH_VARARGS, "read_body(serial, size) -> bytes"},
     {"log", log_text, METH_O, "log(text): one entry in the error log"},
+    {"log_at", log_at, METH_VARARGS, "log_at(level, text): one entry at a level (0-4)"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef kModule = module_def("_cppicorn", "cppicorn's WSGI runtime", kMethods);

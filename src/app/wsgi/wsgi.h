@@ -98,6 +98,14 @@ void strip_mount(const std::string& mount, std::string* path);
 void interpreter_worker_start();
 void interpreter_worker_stop();
 
+// Starts CPython in this process once (the _cppicorn modules registered first); later calls
+// return true. The caller then holds the GIL (a master that read a config file keeps it).
+bool start_interpreter(std::string* error);
+// In the child of a fork of a process whose interpreter runs: PyOS_AfterFork_Child, once.
+void interpreter_forked();
+// sys.stdout and sys.stderr flushed (before a fork, so buffered output is not written twice).
+void flush_std_streams();
+
 // The pending Python exception (cleared) as "Type: message" plus its traceback.
 std::string format_exception();
 

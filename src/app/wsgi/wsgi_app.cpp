@@ -33,6 +33,8 @@ pid_t g_init_pid = 0;
 thread_local PyThreadState* t_idle = nullptr;
 thread_local PyGILState_STATE t_gil_state;
 
+}  // namespace
+
 bool start_interpreter(std::string* error) {
   if (Py_IsInitialized()) return true;
   if (PyImport_AppendInittab("_cppicorn", init_runtime_module) != 0 ||
@@ -62,6 +64,11 @@ bool start_interpreter(std::string* error) {
   return true;
 }
 
+void interpreter_forked() {
+  PyOS_AfterFork_Child();
+  g_init_pid = getpid();  // done: the app's worker_start must not run it again
+}
+
 void flush_std_streams() {
   for (const char* name : {"stdout", "stderr"}) {
     PyObject* stream = PySys_GetObject(name);  // borrowed
@@ -70,6 +77,8 @@ void flush_std_streams() {
     if (!r) PyErr_Clear();
   }
 }
+
+namespace {
 
 // The part after the colon, as gunicorn reads it: a name, or a call of a name with literal
 // arguments ('create_app(greeting="hi")', ast.literal_eval semantics). parse() returns
