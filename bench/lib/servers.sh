@@ -121,7 +121,15 @@ cmd_uwsgi() {  # PORT [extra args]; APP=io_wsgi for the I/O-bound app
 # nginx with a private prefix and config; `daemon off` keeps the master our child so
 # that setsid/kill work as for the others. Never the system service or its config.
 cmd_nginx() {  # PORT [listen parameter, e.g. deferred]
-  local port=$1 opt=${2:-} dir="$RUN/nginx${2:+-$2}"
+  local dir="$RUN/nginx${2:+-$2}"
+  write_nginx_conf "$dir" "$1${2:+ $2}" ""
+  CMD=(nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log")
+}
+
+# write_nginx_conf DIR LISTEN EXTRA: the config every nginx row shares (2 workers, no
+# access log, the hello location and /static/), with EXTRA lines in its http block.
+write_nginx_conf() {
+  local dir=$1 listen=$2 extra=$3
   mkdir -p "$dir/tmp"
   cat >"$dir/nginx.conf" <<EOF
 worker_processes $WORKERS;
@@ -137,12 +145,12 @@ http {
   uwsgi_temp_path $dir/tmp/uwsgi;
   scgi_temp_path $dir/tmp/scgi;
   sendfile on;
+$extra
   server {
-    listen 127.0.0.1:$port${opt:+ $opt};
+    listen 127.0.0.1:$listen;
     location = / { default_type text/plain; return 200 "Hello, World!\n"; }
     location /static/ { alias $RUN/www/; default_type application/octet-stream; }
   }
 }
 EOF
-  CMD=(nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log")
 }

@@ -23,36 +23,14 @@ tls_certs() {
 # cmd_nginx_tls PORT KIND: nginx as cmd_nginx, but ssl on KIND's (ec|rsa) certificate.
 cmd_nginx_tls() {
   local port=$1 kind=$2 dir="$RUN/nginx-tls-$2"
-  mkdir -p "$dir/tmp"
-  cat >"$dir/nginx.conf" <<EOF
-worker_processes $WORKERS;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $dir/tmp/body;
-  proxy_temp_path $dir/tmp/proxy;
-  fastcgi_temp_path $dir/tmp/fastcgi;
-  uwsgi_temp_path $dir/tmp/uwsgi;
-  scgi_temp_path $dir/tmp/scgi;
-  sendfile on;
-  ssl_certificate $RUN/tls/$kind.pem;
+  # nginx 1.22's default is TLSv1 TLSv1.1 TLSv1.2 (TLSv1.3 joined the default in 1.23.4):
+  # without ssl_protocols nginx resumes over TLS 1.2, with no key exchange at all, and its
+  # "resumed handshakes" are not the TLS 1.3 ones cppicorn does (min 1.2, max 1.3).
+  write_nginx_conf "$dir" "$port ssl" "  ssl_certificate $RUN/tls/$kind.pem;
   ssl_certificate_key $RUN/tls/$kind.key;
   ssl_session_cache shared:SSL:10m;
   ssl_session_tickets on;
-  # nginx 1.22's default is TLSv1 TLSv1.1 TLSv1.2 (TLSv1.3 joined the default in 1.23.4):
-  # without this line nginx resumes over TLS 1.2, with no key exchange at all, and its
-  # "resumed handshakes" are not the TLS 1.3 ones cppicorn does (min 1.2, max 1.3).
-  ssl_protocols TLSv1.2 TLSv1.3;
-  server {
-    listen 127.0.0.1:$port ssl;
-    location = / { default_type text/plain; return 200 "Hello, World!\n"; }
-    location /static/ { alias $RUN/www/; default_type application/octet-stream; }
-  }
-}
-EOF
+  ssl_protocols TLSv1.2 TLSv1.3;"
   CMD=(nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log")
 }
 
