@@ -34,6 +34,30 @@ void set_root_path(const std::string& root_path);
 app::Call* call_of(PyObject* handle);
 // A header name or value for the response: bytes, or str taken as latin-1 (kept in *hold).
 bool text_of(PyObject* o, std::string_view* out, Ref* hold);
+// Calls fn(name, value) for each [name, value] pair of an ASGI headers iterable (the
+// response's, the WebSocket accept's). False with a Python error set when headers is not
+// such an iterable; `pair_error` is the message for an item that is not a pair.
+template <typename Fn>
+bool for_each_header(PyObject* headers, const char* pair_error, Fn fn) {
+  Ref it(PyObject_GetIter(headers));
+  if (!it) return false;
+  while (Ref item = Ref(PyIter_Next(it.get()))) {
+    Ref seq(PySequence_Fast(item.get(), pair_error));
+    if (!seq) return false;
+    if (PySequence_Fast_GET_SIZE(seq.get()) != 2) {
+      PyErr_SetString(PyExc_ValueError, pair_error);
+      return false;
+    }
+    std::string_view name, value;
+    Ref hn, hv;
+    if (!text_of(PySequence_Fast_GET_ITEM(seq.get(), 0), &name, &hn) ||
+        !text_of(PySequence_Fast_GET_ITEM(seq.get(), 1), &value, &hv)) {
+      return false;
+    }
+    fn(name, value);
+  }
+  return PyErr_Occurred() == nullptr;
+}
 
 // The WebSocket functions of _cppicorn_asgi (asgi_ws.cpp), and the scope's subprotocols.
 PyObject* ws_subprotocols(app::WebSocket& ws);

@@ -196,32 +196,23 @@ PyObject* start(PyObject*, PyObject* args) {
     return PyErr_Format(PyExc_ValueError, "invalid status %d in http.response.start", status);
   }
   app::Exchange& x = *call->exchange();
-  Ref it(PyObject_GetIter(headers));
-  if (!it) return nullptr;
   x.set_status(status);
-  while (Ref item = Ref(PyIter_Next(it.get()))) {
-    Ref seq(PySequence_Fast(item.get(), "each response header must be a [name, value] pair"));
-    if (!seq) return nullptr;
-    if (PySequence_Fast_GET_SIZE(seq.get()) != 2) {
-      return PyErr_Format(PyExc_ValueError, "each response header must be a [name, value] pair");
-    }
-    std::string_view name, value;
-    Ref hn, hv;
-    if (!text_of(PySequence_Fast_GET_ITEM(seq.get(), 0), &name, &hn) ||
-        !text_of(PySequence_Fast_GET_ITEM(seq.get(), 1), &value, &hv)) {
-      return nullptr;
-    }
-    if (name.size() == 14 && strncasecmp(name.data(), "content-length", 14) == 0) {
-      uint64_t n;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec == std::errc() && end == value.data() + value.size() && !value.empty()) {
-        x.set_content_length(n);
-      }
-      continue;
-    }
-    x.add_header(name, value);  // checked there: invalid fields are dropped with a warning
+  if (!for_each_header(
+          headers, "each response header must be a [name, value] pair",
+          [&](std::string_view name, std::string_view value) {
+            if (name.size() == 14 && strncasecmp(name.data(), "content-length", 14) == 0) {
+              uint64_t n;
+              auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+              if (ec == std::errc() && end == value.data() + value.size() && !value.empty()) {
+                x.set_content_length(n);
+              }
+              return;
+            }
+            // checked there: invalid fields are dropped with a warning
+            x.add_header(name, value);
+          })) {
+    return nullptr;
   }
-  if (PyErr_Occurred()) return nullptr;
   Py_RETURN_NONE;
 }
 

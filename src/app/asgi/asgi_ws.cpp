@@ -64,23 +64,13 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
                           subprotocol);
     }
   }
-  Ref it(PyObject_GetIter(headers));
-  if (!it) return nullptr;
-  while (Ref item = Ref(PyIter_Next(it.get()))) {
-    Ref seq(PySequence_Fast(item.get(), "each header must be a [name, value] pair"));
-    if (!seq) return nullptr;
-    if (PySequence_Fast_GET_SIZE(seq.get()) != 2) {
-      return PyErr_Format(PyExc_ValueError, "each header must be a [name, value] pair");
-    }
-    std::string_view name, value;
-    Ref hn, hv;
-    if (!text_of(PySequence_Fast_GET_ITEM(seq.get(), 0), &name, &hn) ||
-        !text_of(PySequence_Fast_GET_ITEM(seq.get(), 1), &value, &hv)) {
-      return nullptr;
-    }
-    x->add_header(name, value);  // checked there; the handshake's own fields are the server's
+  if (!for_each_header(headers, "each header must be a [name, value] pair",
+                       [&](std::string_view name, std::string_view value) {
+                         // checked there; the handshake's own fields are the server's
+                         x->add_header(name, value);
+                       })) {
+    return nullptr;
   }
-  if (PyErr_Occurred()) return nullptr;
   ws->accept(chosen);
   Py_RETURN_NONE;
 }
