@@ -195,8 +195,10 @@ TEST_F(AccessLogTest, RequestLineBuiltWhenNotGiven) {
 
 TEST_F(AccessLogTest, DateIsNowWhenStartIsUnset) {
   entry.start = {};
+  // The same clock the log reads: std::time() reads the kernel's coarse clock, which can
+  // still show the previous second for a tick after system_clock has moved on.
   auto stamp = [] {
-    std::time_t t = std::time(nullptr);
+    std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
     std::tm tm{};
     localtime_r(&t, &tm);
     char buf[64];
