@@ -62,7 +62,7 @@ void in_child() {
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   for (int sig : kLoopSignals) sigaction(sig, &dfl, nullptr);
-  for (int sig : {SIGINT, SIGQUIT, SIGPIPE}) sigaction(sig, &dfl, nullptr);
+  for (int sig : {SIGINT, SIGQUIT, SIGABRT, SIGPIPE}) sigaction(sig, &dfl, nullptr);
   const size_t used = g_used.load(std::memory_order_relaxed);
   for (size_t w = 0; w < used; ++w) {
     for (uint64_t bits = g_bits[w].load(std::memory_order_relaxed); bits != 0; bits &= bits - 1)

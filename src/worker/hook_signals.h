@@ -1,6 +1,7 @@
-// HookSignals: in a worker whose Python config defines worker_int or worker_abort, a thread
-// that takes INT and QUIT (worker_int) or ABRT (worker_abort, the master's timeout) with
-// sigwait, runs the hook, then ends the process as the signal would have.
+// HookSignals: in a worker whose Python config defines worker_int or worker_abort, a
+// handler for INT and QUIT (worker_int) or ABRT (worker_abort, the master's timeout) that
+// hands the signal to a thread of its own, which runs the hook, then ends the process as the
+// signal would have.
 #pragma once
 
 #include <atomic>
@@ -14,9 +15,10 @@ class HookSignals {
  public:
   // Which of the signals the config wants (false, false: nothing to do).
   static bool wanted();
-  // Blocks the wanted signals in the calling thread, and so in every thread it starts later
-  // (the app's, the pool's): call early in boot. They stay pending until the thread runs.
-  static void block();
+  // Installs the handler for the wanted signals: call early in boot. One that comes before
+  // the thread starts waits in its pipe. No signal is blocked, so nothing the app spawns
+  // inherits a mask that ignores INT, QUIT or ABRT.
+  static void install();
   // Starts the thread: once the worker booted, and its GIL released (app::pyconf::release).
   HookSignals(const app::HookWorker& worker, const config::Settings& cfg);
   // Stops and joins the thread; before the interpreter finalizes.
@@ -29,7 +31,6 @@ class HookSignals {
 
   app::HookWorker worker_;
   const config::Settings& cfg_;
-  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 

@@ -87,7 +87,7 @@ bool Worker::boot(int* exit_code) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGQUIT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  if (HookSignals::wanted()) HookSignals::block();  // before the app starts threads
+  if (HookSignals::wanted()) HookSignals::install();  // before a signal can come
   std::string error;
   if (!drop_privileges(settings_.user, settings_.group, settings_.initgroups, &error)) {
     spdlog::error("Worker failed to boot: {}", error);

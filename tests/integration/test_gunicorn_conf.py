@@ -152,6 +152,18 @@ def test_settings_from_conf_and_command_line_wins(binary, tmp_path):
     assert 'access_logfile: "-"' in r.stdout
 
 
+def test_c_file_without_py_suffix_runs_as_python_as_gunicorn(binary, tmp_path):
+    # gunicorn runs whatever -c names; only *.yaml, *.yml and *.json are cppicorn's YAML.
+    (tmp_path / "gunicorn.conf").write_text("import os\nworkers = 3\nthreads = 2\n")
+    r = run_check(binary, tmp_path, "-c", "gunicorn.conf", "--print-config", "app:app")
+    assert r.returncode == 0, r.stderr
+    assert "workers: 3" in r.stdout and "threads: 2" in r.stdout
+    (tmp_path / "c.yml").write_text("workers: 4\n")
+    r = run_check(binary, tmp_path, "-c", "c.yml", "--print-config", "app:app")
+    assert r.returncode == 0, r.stderr
+    assert "workers: 4" in r.stdout
+
+
 def test_default_gunicorn_conf_py_without_c(server, tmp_path):
     shutil.copy(os.path.join(APPS, "hookapp.py"), tmp_path / "hookapp.py")
     log = tmp_path / "hooks.log"
@@ -236,3 +248,17 @@ def test_worker_int_on_int_in_the_worker(server, tmp_path):
     wait_for(lambda: worker not in server.workers() and len(server.workers()) == 1,
              what="a new worker")
     assert server.request("GET", "/")[0] == 200
+
+
+def test_worker_int_and_abort_hooks_leave_spawned_processes_signals_unblocked(server, tmp_path):
+    conf = tmp_path / "conf.py"
+    conf.write_text("threads = 2\n"
+                    "def worker_int(worker): pass\n"
+                    "def worker_abort(worker): pass\n")
+    server.start("-c", str(conf), "--app-path", APPS, app="hookapp:app", env=ENV)
+    for _ in range(2):  # either thread of the pool
+        status, _, body = server.request("GET", "/sigblk")
+        assert status == 200 and body.startswith(b"SigBlk:"), body
+        blocked = int(body.split()[1], 16)
+        for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGABRT):
+            assert not blocked & (1 << (sig - 1)), (sig.name, body)
