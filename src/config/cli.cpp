@@ -13,9 +13,10 @@ constexpr Action kActions[] = {
     {"-h,--help", "", "Show this help and exit."},
     {"-v,--version", "", "Print the version and exit."},
     {"-c,--config", "FILE",
-     "Read settings from this YAML file (see cppicorn.yaml(5)), or a Python one as gunicorn "
-     "does (FILE.py, python:MODULE; without -c, ./gunicorn.conf.py when there is one; see "
-     "cppicorn-gunicorn(7)); the command line and $CPPICORN_CMD_ARGS override it."},
+     "Read settings from this YAML file (FILE.yaml, .yml or .json; see cppicorn.yaml(5)), or "
+     "from any other FILE (or python:MODULE) run as Python, as gunicorn does (without -c, "
+     "./gunicorn.conf.py when there is one; see cppicorn-gunicorn(7)); the command line and "
+     "$CPPICORN_CMD_ARGS override it."},
     {"--print-config", "", "Print the effective settings as a YAML config file and exit."},
     {"--check-config", "",
      "Validate the settings (and that an APP is given) and exit: 0 if they are valid, else "

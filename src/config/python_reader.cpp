@@ -69,9 +69,13 @@ std::string apply_value(const Setting& s, const PythonValue& v, Settings& out) {
 
 void set_python_config_reader(PythonConfigReader reader) { g_reader = reader; }
 
+// gunicorn runs whatever -c names as Python; cppicorn keeps its own YAML files (and JSON,
+// which YAML reads) by their extension and treats everything else as gunicorn would, so a
+// `gunicorn.conf` or `conf/gunicorn` that ran under gunicorn runs here too.
 bool is_python_config(std::string_view location) {
-  return location.ends_with(".py") || location.starts_with("python:") ||
-         location.starts_with("file:");
+  if (location.starts_with("python:") || location.starts_with("file:")) return true;
+  return !(location.ends_with(".yaml") || location.ends_with(".yml") ||
+           location.ends_with(".json"));
 }
 
 std::string read_python_file(const std::string& location, Settings& out,

@@ -145,7 +145,8 @@ struct PythonValue {
 using PythonConfigReader = std::string (*)(const std::string& location,
                                            std::vector<PythonValue>* out);
 void set_python_config_reader(PythonConfigReader reader);
-// Whether load() reads `location` (a -c value) as Python: "*.py", "python:MODULE", "file:PATH".
+// Whether load() reads `location` (a -c value) as Python: anything but "*.yaml", "*.yml" and
+// "*.json" (as gunicorn, which runs every -c file), "python:MODULE" and "file:PATH".
 bool is_python_config(std::string_view location);
 
 // The current environment as a map (for load()).

@@ -366,7 +366,8 @@ const Setting kTable[] = {
      .doc = "Expect a PROXY protocol header at the start of each connection from the "
             "addresses in proxy_allow_ips, and use the client address it carries. MODE is "
             "gunicorn's: off (or false), v1, v2, or auto (or true: either version); the flag "
-            "alone means auto.",
+            "alone means auto. On a TLS listener the header comes before the handshake, as "
+            "HAProxy's send-proxy and nginx's proxy_protocol send it.",
      .check = check_proxy_protocol,
      .flag_value = "auto"},
     {.name = "proxy_allow_ips",

@@ -33,6 +33,10 @@ TEST_F(PythonReader, WhichLocationsArePython) {
   EXPECT_TRUE(is_python_config("python:mysite.gunicorn"));
   EXPECT_TRUE(is_python_config("file:/etc/gunicorn"));
   EXPECT_FALSE(is_python_config("site.yaml"));
+  EXPECT_FALSE(is_python_config("site.yml"));
+  EXPECT_FALSE(is_python_config("site.json"));
+  EXPECT_TRUE(is_python_config("gunicorn.conf"));  // gunicorn runs any -c file as Python
+  EXPECT_TRUE(is_python_config("/etc/gunicorn/conf"));
 }
 
 TEST_F(PythonReader, SettingsWithGunicornSpellings) {
