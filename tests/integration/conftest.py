@@ -21,6 +21,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("CPPICORN_BUILD", os.path.join(ROOT, "build"))
 
 
+def exited(pid):
+    """The process is gone or a zombie (for processes that are not our children, whose exit
+    we cannot wait for)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
 def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
     """Polls predicate() until it returns a truthy value; fails the test after timeout."""
     deadline = time.monotonic() + timeout
@@ -112,6 +122,10 @@ class Server:
         """Starts the master. fds maps a descriptor number in the child to one of ours
         ({3: sock.fileno()} hands over a listening socket as fd 3). Its stdout and stderr go
         to tmpdir/stdout.log, or with split_stderr stderr to tmpdir/stderr.log apart."""
+        # A master still running would keep answering on the port, so a second start()
+        # would test the first server's settings: stop() it first.
+        assert self.proc is None or self.proc.poll() is not None, \
+            "start() while the previous master runs: stop() it first"
         cmd = [self.binary]
         if bind:
             cmd += ["-b", f"127.0.0.1:{self.port}"]

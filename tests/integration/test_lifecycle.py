@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import RawReader, in_sleep, wait_for
+from conftest import RawReader, exited, in_sleep, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -326,14 +326,7 @@ def test_workers_die_with_a_killed_master(server):
     pids = server.wait_workers(2)
     server.proc.kill()
     server.proc.wait(timeout=10)
-
-    def gone(pid):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().split(")")[-1].split()[0] == "Z"
-        except (FileNotFoundError, ProcessLookupError):
-            return True
-    wait_for(lambda: all(gone(p) for p in pids), 10, what="the workers to exit")
+    wait_for(lambda: all(exited(p) for p in pids), 10, what="the workers to exit")
 
 
 SLOW_BOOT_APP = '''
