@@ -72,15 +72,6 @@ constexpr Foreign kForeign[] = {
      .value = true,
      .refused = true,
      .message = kNoPaste},
-    {.name = "secure_scheme_headers",
-     .value = true,
-     .message = "is fixed here: a peer in forwarded_allow_ips sets the scheme with "
-                "X-Forwarded-Proto (https or http); other headers are not read"},
-    {.name = "forwarder_headers",
-     .flags = "--forwarder-headers",
-     .value = true,
-     .message = "is fixed here: only X-Forwarded-For, -Proto and -Port are read from a peer in "
-                "forwarded_allow_ips; SCRIPT_NAME comes from --root-path"},
     {.name = "wsgi_app",
      .value = true,
      .message = "is called app here: give APP on the command line or 'app:' in the config"},

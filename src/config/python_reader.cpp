@@ -60,6 +60,11 @@ std::string apply_value(const Setting& s, const PythonValue& v, Settings& out) {
         if (std::string err = assign_list(s, {item}, scratch); !err.empty()) return err;
       }
       return assign_list(s, v.items, out);
+    case PythonValue::kMap:  // {"NAME": "VALUE"}: the list NAME=VALUE, ...
+      if (!s.map) {
+        return fmt::format("expected {}, got {}", with_article(type_name(s)), with_article(v.type));
+      }
+      return assign_list(s, v.items, out);
     default:
       return fmt::format("expected {}, got {}", with_article(type_name(s)), with_article(v.type));
   }

@@ -47,6 +47,13 @@ struct Settings {
   HeaderUnderscores header_underscores = HeaderUnderscores::kDrop;
   std::string server_header = "cppicorn";  // empty: no Server header
   std::vector<std::string> forwarded_allow_ips = {"127.0.0.1", "::1"};
+  // NAME=VALUE: from a forwarded_allow_ips peer, header NAME equal to VALUE means https and
+  // any other value http (gunicorn's defaults).
+  std::vector<std::string> secure_scheme_headers = {
+      "X-FORWARDED-PROTOCOL=ssl", "X-FORWARDED-PROTO=https", "X-FORWARDED-SSL=on"};
+  // Header names with '_' that a forwarded_allow_ips peer may send ("*": any); SCRIPT_NAME
+  // then sets the WSGI mount point.
+  std::vector<std::string> forwarder_headers = {"SCRIPT_NAME", "PATH_INFO"};
   std::string proxy_protocol = "off";  // off, v1, v2 or auto (either version)
   std::vector<std::string> proxy_allow_ips = {"127.0.0.1", "::1"};
   // gunicorn's parser leniencies (all off, as in gunicorn).
@@ -135,8 +142,8 @@ void export_raw_env(const Settings& s);
 struct PythonValue {
   std::string name;
   int line = 0;  // of its last top-level assignment or def; 0 when not known
-  enum Kind { kScalar, kList, kNone, kHook, kOther } kind = kScalar;
-  std::vector<std::string> items;  // kScalar: one; kList: each item
+  enum Kind { kScalar, kList, kNone, kHook, kOther, kMap } kind = kScalar;
+  std::vector<std::string> items;  // kScalar: one; kList: each item; kMap: each KEY=VALUE
   std::string type;                // the Python type's name, for messages
 };
 // Runs a Python config (a file, or "python:module.name") in the embedded interpreter and

@@ -358,6 +358,28 @@ const Setting kTable[] = {
             "(only safe when nothing else can reach the socket).",
      .check = check_ip_or_network,
      .list = ListStyle::kComma},
+    {.name = "secure_scheme_headers",
+     .flags = "--secure-scheme-headers",
+     .field = &Settings::secure_scheme_headers,
+     .section = kSecurity,
+     .meta = "NAME=VALUE,...",
+     .doc = "Headers from a forwarded_allow_ips peer that say the client used https: NAME "
+            "equal to VALUE (case-insensitive) means https, any other value http, and two "
+            "that disagree get 400, as gunicorn. A YAML mapping or a Python dict in "
+            "gunicorn.conf.py gives it too; empty: the peer cannot set the scheme.",
+     .check = check_scheme_header,
+     .list = ListStyle::kComma,
+     .map = true},
+    {.name = "forwarder_headers",
+     .flags = "--forwarder-headers",
+     .field = &Settings::forwarder_headers,
+     .section = kSecurity,
+     .meta = "NAMES",
+     .doc = "Header names with '_' that a forwarded_allow_ips peer may send although "
+            "header_map drops them ('*': any). A SCRIPT_NAME header then sets SCRIPT_NAME "
+            "for WSGI apps (the request path must start with it), as gunicorn.",
+     .check = check_forwarder_header,
+     .list = ListStyle::kComma},
     {.name = "proxy_protocol",
      .flags = "--proxy-protocol",
      .field = &Settings::proxy_protocol,

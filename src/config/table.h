@@ -51,6 +51,8 @@ struct Setting {
   // The value of the flag given alone; it takes a value only as --flag=V or when the next
   // argument passes `check` (gunicorn's nargs="?": "--proxy-protocol v2" or "--proxy-protocol").
   std::string_view flag_value = {};
+  // Lists of NAME=VALUE items, which a YAML mapping or a Python dict also gives.
+  bool map = false;
 };
 
 // All rows, in help/man order (grouped by section, sections in first-appearance order).
@@ -103,10 +105,12 @@ std::string check_statsd_prefix(std::string& v);  // adds the trailing dot
 std::string check_log_level(std::string& v);
 std::string check_cert_reqs(std::string& v);
 std::string check_tls_version(std::string& v);
-std::string check_env(std::string& v);             // KEY=VALUE
-std::string check_proxy_protocol(std::string& v);  // off/false, v1, v2, auto/true
-std::string check_asgi_loop(std::string& v);       // auto, asyncio, uvloop
-std::string check_asgi_lifespan(std::string& v);   // auto, on, off
+std::string check_env(std::string& v);               // KEY=VALUE
+std::string check_scheme_header(std::string& v);     // NAME=VALUE, NAME upper-cased
+std::string check_forwarder_header(std::string& v);  // a field name, upper-cased, or "*"
+std::string check_proxy_protocol(std::string& v);    // off/false, v1, v2, auto/true
+std::string check_asgi_loop(std::string& v);         // auto, asyncio, uvloop
+std::string check_asgi_lifespan(std::string& v);     // auto, on, off
 // gunicorn's worker class names (and uvicorn's UvicornWorker) to sync, gthread or asgi;
 // gevent, eventlet and tornado get a message naming the class to use instead.
 std::string check_worker_class(std::string& v);

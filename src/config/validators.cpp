@@ -2,12 +2,14 @@
 // They normalise as well as check, so the rest of the server sees one spelling per meaning
 // (e.g. gunicorn's "unix://PATH" arrives as "unix:PATH").
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 
 #include "config/table.h"
+#include "http/chars.h"
 
 namespace cppicorn::config {
 namespace {
@@ -265,6 +267,44 @@ std::string check_env(std::string& v) {
     return "invalid environment setting '" + v + "' (expected KEY=VALUE)";
   }
   return "";
+}
+
+namespace {
+
+// A header name as gunicorn keeps them (upper case), or an error naming `what`.
+std::string upper_field_name(std::string& name, std::string_view what, std::string_view whole) {
+  if (name.empty() || !http::chars::all_of(http::chars::kToken, name)) {
+    return fmt::format("invalid {} '{}' (expected a header name)", what, whole);
+  }
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return "";
+}
+
+}  // namespace
+
+std::string check_scheme_header(std::string& v) {
+  size_t eq = v.find('=');
+  if (eq == std::string::npos) {
+    return fmt::format("invalid scheme header '{}' (expected NAME=VALUE)", v);
+  }
+  auto trimmed = [](std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return std::string(s);
+  };
+  std::string name = trimmed(std::string_view(v).substr(0, eq));
+  std::string value = trimmed(std::string_view(v).substr(eq + 1));
+  if (std::string err = upper_field_name(name, "scheme header", v); !err.empty()) return err;
+  if (value.empty() || !http::chars::all_of(http::chars::kFieldValue, value)) {
+    return fmt::format("invalid scheme header '{}' (expected a value after '=')", v);
+  }
+  v = name + "=" + value;
+  return "";
+}
+
+std::string check_forwarder_header(std::string& v) {
+  return v == "*" ? "" : upper_field_name(v, "forwarder header", v);
 }
 
 }  // namespace cppicorn::config

@@ -46,6 +46,17 @@ std::string apply_node(const Setting& s, const YAML::Node& value, Settings& out,
   if (value.IsScalar()) return assign_text(s, value.Scalar(), out);
   if (is_list(s)) {
     if (value.IsNull()) return assign_list(s, {}, out);
+    if (value.IsMap() && s.map) {  // {NAME: VALUE, ...} is the list NAME=VALUE, ...
+      std::vector<std::string> items;
+      for (const auto& kv : value) {
+        line = line_of(kv.first);
+        if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
+          return "expected a mapping of strings to strings";
+        }
+        items.push_back(kv.first.Scalar() + "=" + kv.second.Scalar());
+      }
+      return assign_list(s, items, out);
+    }
     if (!value.IsSequence()) return "expected a list, got a mapping";
     std::vector<std::string> items;
     for (const YAML::Node& item : value) {

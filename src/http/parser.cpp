@@ -151,6 +151,12 @@ void RequestParser::reset() {
   authority_ = {};
 }
 
+bool RequestParser::forwarded_name(std::string_view name) const {
+  if (!forwarder_trusted_) return false;
+  return std::any_of(limits_.forwarder_headers.begin(), limits_.forwarder_headers.end(),
+                     [&](const std::string& f) { return f == "*" || chars::iequals_any(name, f); });
+}
+
 ParseResult RequestParser::fail(int status, std::string_view reason) {
   reset();
   ParseResult r;
@@ -254,8 +260,8 @@ ParseResult RequestParser::finish(std::string_view buf, size_t consumed, bool li
                                             limits_.strip_header_spaces)) {
       return fail(err.status, err.reason);
     }
-    dropped =
-        limits_.underscores != Underscores::kAllow && h.name.find('_') != std::string_view::npos;
+    dropped = limits_.underscores != Underscores::kAllow &&
+              h.name.find('_') != std::string_view::npos && !forwarded_name(h.name);
     if (dropped) {
       // Dropped: a proxy may map "X_Foo" and "X-Foo" to the same CGI variable (spoofing).
       if (limits_.underscores == Underscores::kRefuse) {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +31,9 @@ struct Limits {
   uint64_t body = 0;            // bytes in the body, 0 = unlimited (413 beyond)
   bool permit_bare_lf = false;  // accept LF without CR as line end in the head
   Underscores underscores = Underscores::kDrop;
+  // Names with '_' kept despite `underscores` when the peer is a trusted forwarder (see
+  // RequestParser::trust_forwarder); "*" keeps every one. Must outlive the parser.
+  std::span<const std::string> forwarder_headers = {};
   // gunicorn's leniencies, each off by default as in gunicorn. Those marked (rewrites)
   // change the head in place, so the buffer given to parse() must then be writable.
   bool strip_header_spaces = false;      // "Name : v" is "Name: v" instead of a 400
@@ -81,13 +86,18 @@ class RequestParser {
   ParseResult parse(std::string_view buf, Request& out);
   // Forget progress, for the next request on the connection.
   void reset();
+  // Whether the peer is a forwarded_allow_ips proxy, whose Limits::forwarder_headers pass.
+  void trust_forwarder(bool trusted) { forwarder_trusted_ = trusted; }
 
  private:
   enum class Stage { kRequestLine, kFields };
   ParseResult fail(int status, std::string_view reason);
   ParseResult finish(std::string_view buf, size_t consumed, bool line_parsed_now, Request& out);
 
+  bool forwarded_name(std::string_view name) const;
+
   Limits limits_;
+  bool forwarder_trusted_ = false;
   size_t scanned_ = 0;  // bytes already searched for the end of the head
   Stage stage_ = Stage::kRequestLine;
   size_t line_start_ = 0;       // offset of the line being scanned

@@ -229,6 +229,10 @@ void Connection::process() {
       }
       head_len_ = r.consumed;
       forwarded_done_ = false;
+      if (forwarded_trusted_ && !resolve_scheme()) {
+        respond_error(400, "contradictory scheme headers");
+        return;
+      }
       if (worker_.access_log() != nullptr) {  // only the access log needs the timestamps
         started_ = std::chrono::system_clock::now();
         started_mono_ = std::chrono::steady_clock::now();

@@ -133,6 +133,8 @@ class Connection final : public app::Exchange, public Task {
   void set_peer(const net::Ip16& ip, int port);
   bool read_proxy_header();
   void resolve_forwarded() const;
+  // Sets fwd_scheme_ from a trusted peer's secure_scheme_headers; false if they disagree.
+  bool resolve_scheme();
   // Body framing (connection_body.cpp).
   void start_body();
   bool pump_body();
@@ -209,7 +211,7 @@ class Connection final : public app::Exchange, public Task {
   mutable char fwd_addr_[48] = {};
   mutable size_t fwd_addr_len_ = 0;
   mutable int fwd_port_ = -1;
-  mutable std::string_view fwd_scheme_;
+  std::string_view fwd_scheme_;  // set eagerly at each head, by resolve_scheme()
 
   // Input: [0, head_len_) is the current head; body bytes follow (see connection_body.cpp).
   std::unique_ptr<char[]> in_;

@@ -1,5 +1,6 @@
 // Who the client is, for Connection: the socket peer, the source a PROXY protocol header
-// carries, and what a trusted proxy reports in X-Forwarded-For / -Proto / -Port.
+// carries, and what a trusted proxy reports in X-Forwarded-For / -Port and the
+// secure_scheme_headers (X-Forwarded-Proto and the like).
 //
 // X-Forwarded-For rule: each proxy appends the address it received the request from, so
 // only the right-most entries were written by machines we trust; everything to the left of
@@ -51,6 +52,16 @@ bool forwarded_ip(std::string_view e, net::Ip16* ip) {
 
 }  // namespace
 
+PeerTrust peer_trust_from(const config::Settings& s) {
+  PeerTrust t{net::IpAllowList(s.forwarded_allow_ips), net::IpAllowList(s.proxy_allow_ips), {}};
+  for (const std::string& item : s.secure_scheme_headers) {  // NAME=VALUE, as checked
+    std::string_view v = item;
+    size_t eq = v.find('=');
+    t.scheme_headers.push_back({v.substr(0, eq), v.substr(eq + 1)});
+  }
+  return t;
+}
+
 void Connection::set_peer(const sockaddr_storage& peer) {
   port_ = 0;
   addr_len_ = 0;
@@ -66,12 +77,14 @@ void Connection::set_peer(const sockaddr_storage& peer) {
     set_peer(ip, ntohs(in6->sin6_port));
   }
   forwarded_trusted_ = trust_.forwarded.allows(peer);  // unix-socket peers are trusted
+  parser_.trust_forwarder(forwarded_trusted_);
 }
 
 void Connection::set_peer(const net::Ip16& ip, int port) {
   addr_len_ = net::format_ip(ip, addr_);
   port_ = port;
   forwarded_trusted_ = trust_.forwarded.allows(ip);
+  parser_.trust_forwarder(forwarded_trusted_);
 }
 
 bool Connection::read_proxy_header() {
@@ -128,12 +141,30 @@ std::string_view Connection::url_scheme() const {
   return ssl_ != nullptr ? "https" : "http";
 }
 
+bool Connection::resolve_scheme() {
+  // gunicorn's rule: the first scheme header found decides; one that disagrees with it
+  // (X-Forwarded-Proto: https with X-Forwarded-Ssl: off, or two different protos) makes
+  // the request contradictory. Nothing found: the socket's own scheme.
+  fwd_scheme_ = {};
+  for (const http::Header& h : request_.headers) {
+    for (const SchemeHeader& sh : trust_.scheme_headers) {
+      if (!iequals(h.name, sh.name)) continue;
+      std::string_view scheme = iequals(trim(h.value), sh.https_value) ? "https" : "http";
+      if (fwd_scheme_.empty()) {
+        fwd_scheme_ = scheme;
+      } else if (fwd_scheme_ != scheme) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 void Connection::resolve_forwarded() const {
   if (forwarded_done_) return;
   forwarded_done_ = true;
   fwd_addr_len_ = 0;
   fwd_port_ = -1;
-  fwd_scheme_ = {};
   const auto& headers = request_.headers;
   // X-Forwarded-For: several field lines form one list in order, so walk lines from the last.
   bool stop = false;
@@ -161,20 +192,12 @@ void Connection::resolve_forwarded() const {
     }
   }
   if (found) fwd_addr_len_ = net::format_ip(client, fwd_addr_);
-  // X-Forwarded-Proto and -Port: the last line counts (the nearest proxy's word).
-  bool proto_seen = false;
-  bool port_seen = false;
-  for (size_t i = headers.size(); i-- > 0 && !(proto_seen && port_seen);) {
+  // X-Forwarded-Port: the last line counts (the nearest proxy's word).
+  for (size_t i = headers.size(); i-- > 0;) {
     const http::Header& h = headers[i];
     std::string_view v = trim(h.value);
-    if (!proto_seen && iequals(h.name, "X-Forwarded-Proto")) {
-      // Only the two schemes we can stand behind; a list or anything else is ignored.
-      proto_seen = true;
-      if (iequals(v, "https")) fwd_scheme_ = "https";
-      if (iequals(v, "http")) fwd_scheme_ = "http";
-    } else if (!port_seen && iequals(h.name, "X-Forwarded-Port")) {
-      port_seen = true;
-      if (v.empty() || v.size() > 5) continue;
+    if (iequals(h.name, "X-Forwarded-Port")) {
+      if (v.empty() || v.size() > 5) break;
       int port = 0;
       bool ok = true;
       for (char c : v) {
@@ -182,6 +205,7 @@ void Connection::resolve_forwarded() const {
         port = port * 10 + (c - '0');
       }
       if (ok && port > 0 && port <= 65535) fwd_port_ = port;
+      break;
     }
   }
 }

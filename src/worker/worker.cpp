@@ -34,6 +34,7 @@ http::Limits limits_from(const config::Settings& s) {
   l.body = static_cast<uint64_t>(s.limit_request_body);
   l.permit_bare_lf = s.permit_bare_lf;
   l.underscores = static_cast<http::Underscores>(s.header_underscores);
+  l.forwarder_headers = s.forwarder_headers;
   l.strip_header_spaces = s.strip_header_spaces;
   l.permit_obsolete_folding = s.permit_obsolete_folding;
   l.permit_unconventional_method = s.permit_unconventional_http_method;
@@ -51,8 +52,7 @@ Worker::Worker(const config::Settings& settings, std::vector<int> listen_fds, Sc
                std::unique_ptr<app::App> app, int boot_fd)
     : settings_(settings),
       limits_(limits_from(settings)),
-      trust_{net::IpAllowList(settings.forwarded_allow_ips),
-             net::IpAllowList(settings.proxy_allow_ips)},
+      trust_(peer_trust_from(settings)),
       listen_fds_(std::move(listen_fds)),
       slot_(slot),
       app_(std::move(app)),

@@ -30,10 +30,20 @@ namespace cppicorn::worker {
 class Connection;
 
 // Who may speak for a client: parsed once per worker from the settings, never per request.
-struct PeerTrust {
-  net::IpAllowList forwarded;  // forwarded_allow_ips: may set X-Forwarded-*
-  net::IpAllowList proxy;      // proxy_allow_ips: may send a PROXY header
+// One of secure_scheme_headers: a trusted peer's `name` header equal to `https_value` (any
+// case) means the client used https, any other value http.
+struct SchemeHeader {
+  std::string_view name;
+  std::string_view https_value;
 };
+
+struct PeerTrust {
+  net::IpAllowList forwarded;                // forwarded_allow_ips: may set X-Forwarded-*
+  net::IpAllowList proxy;                    // proxy_allow_ips: may send a PROXY header
+  std::vector<SchemeHeader> scheme_headers;  // what a `forwarded` peer sets the scheme with
+};
+// From forwarded_allow_ips, proxy_allow_ips and secure_scheme_headers, which must outlive it.
+PeerTrust peer_trust_from(const config::Settings& s);
 
 // The signals a worker's loop handles. The arbiter forks with them blocked and the worker
 // unblocks them once its handlers are in place, so a TERM sent while the app boots stops

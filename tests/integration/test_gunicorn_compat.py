@@ -2,9 +2,7 @@
 phrases, wsgi.file_wrapper under the app's Content-Length, app factories with literal
 arguments, bare modules (Django's `mysite.wsgi`), and the parser where gunicorn 26 differed.
 Real apps (Flask, Django from Debian) through the installed binary and real clients."""
-import http.client
 import os
-import subprocess
 
 import pytest
 
@@ -177,6 +175,37 @@ def test_env_root_path_and_method_flags(server):
     assert resp.status == 200, resp.body
     env = eval(resp.body.decode())  # noqa: S307 - our own app's repr()
     assert env == {"FROM_FLAG": "a=b", "SCRIPT_NAME": "/mnt", "PATH_INFO": "/x", "METHOD": "GET"}
+
+
+def forwarded(server, path, headers):
+    resp = exchange(server, f"GET {path} HTTP/1.1\r\nHost: x\r\n".encode() + headers + b"\r\n")
+    return resp.status, resp.body.decode()
+
+
+def test_forwarder_headers_let_a_trusted_proxy_mount_the_app(server):
+    sent = b"SCRIPT_NAME: /app\r\nREMOTE_USER: alice\r\nX_Other: 1\r\n"
+    server.start("-w", "1", "--app-path", APPS, app="compat_wsgi", env=ENV)
+    # gunicorn's default list, SCRIPT_NAME and PATH_INFO; other names with '_' are dropped.
+    status, body = forwarded(server, "/app/forwarded", sent)
+    assert status == 200 and eval(body) == {  # noqa: S307 - our own app's repr()
+        "SCRIPT_NAME": "/app", "PATH_INFO": "/forwarded", "HTTP_REMOTE_USER": None,
+        "HTTP_X_OTHER": None}
+    # A path outside the mount the proxy names: 500, as gunicorn, and the worker serves on.
+    assert forwarded(server, "/elsewhere/forwarded", sent)[0] == 500
+    assert "does not start with SCRIPT_NAME '/app'" in server.log()
+    server.stop()
+    server.start("-w", "1", "--app-path", APPS, "--forwarder-headers", "remote_user", app="compat_wsgi",
+                 env=ENV)
+    status, body = forwarded(server, "/app/forwarded", sent)
+    assert eval(body) == {"SCRIPT_NAME": "", "PATH_INFO": "/app/forwarded",  # noqa: S307
+                          "HTTP_REMOTE_USER": "alice", "HTTP_X_OTHER": None}
+    server.stop()
+    # From a peer outside forwarded_allow_ips nothing with '_' gets through.
+    server.start("-w", "1", "--app-path", APPS, "--forwarded-allow-ips", "10.0.0.1",
+                 "--forwarder-headers", "*", app="compat_wsgi", env=ENV)
+    status, body = forwarded(server, "/app/forwarded", sent)
+    assert eval(body) == {"SCRIPT_NAME": "", "PATH_INFO": "/app/forwarded",  # noqa: S307
+                          "HTTP_REMOTE_USER": None, "HTTP_X_OTHER": None}
 
 
 def test_unconventional_method_refused_by_default(server):

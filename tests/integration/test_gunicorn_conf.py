@@ -152,6 +152,27 @@ def test_settings_from_conf_and_command_line_wins(binary, tmp_path):
     assert 'access_logfile: "-"' in r.stdout
 
 
+def test_secure_scheme_headers_errors_name_file_line_and_key(binary, tmp_path):
+    (tmp_path / "gunicorn.conf.py").write_text(
+        'workers = 2\nsecure_scheme_headers = {"X-SCHEME": ["https"]}\n')
+    r = run_check(binary, tmp_path, "-c", "gunicorn.conf.py", "--check-config", "app:app")
+    assert r.returncode != 0
+    assert f"{tmp_path}/gunicorn.conf.py:2: secure_scheme_headers: expected" in r.stderr
+    (tmp_path / "gunicorn.conf.py").write_text('secure_scheme_headers = {"X SCHEME": "https"}\n')
+    r = run_check(binary, tmp_path, "-c", "gunicorn.conf.py", "--check-config", "app:app")
+    assert r.returncode != 0
+    assert "invalid scheme header 'X SCHEME=https' (expected a header name)" in r.stderr
+    (tmp_path / "c.yaml").write_text("workers: 2\nsecure_scheme_headers:\n  X-Scheme: [a]\n")
+    r = run_check(binary, tmp_path, "-c", "c.yaml", "--check-config", "app:app")
+    assert r.returncode != 0
+    assert f"{tmp_path}/c.yaml:3: secure_scheme_headers: expected a mapping of strings" in r.stderr
+    (tmp_path / "gunicorn.conf.py").unlink()  # else read without -c, as gunicorn does
+    r = run_check(binary, tmp_path, "--secure-scheme-headers", "X-Scheme", "--check-config",
+                  "app:app")
+    assert r.returncode != 0
+    assert "invalid scheme header 'X-Scheme' (expected NAME=VALUE)" in r.stderr
+
+
 def test_c_file_without_py_suffix_runs_as_python_as_gunicorn(binary, tmp_path):
     # gunicorn runs whatever -c names; only *.yaml, *.yml and *.json are cppicorn's YAML.
     (tmp_path / "gunicorn.conf").write_text("import os\nworkers = 3\nthreads = 2\n")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import RawReader, tcp_rx_queue, wait_for
+from conftest import RawReader, exchange, tcp_rx_queue, wait_for
 
 
 def connect(server, timeout=10):
@@ -74,16 +74,38 @@ def test_forwarded_star_trusts_every_hop(server):
     assert doc["remote_addr"] == "198.51.100.66"
 
 
-def test_forwarded_scheme_only_http_or_https(server):
+def test_forwarded_scheme_by_gunicorns_secure_scheme_headers(server):
     server.start("-w", "1", app="diag:app")
     assert echo(server, b"X-Forwarded-Proto: HTTPS\r\n")["scheme"] == "https"
     assert echo(server, b"X-Forwarded-Proto: ftp\r\n")["scheme"] == "http"
     assert echo(server, b"X-Forwarded-Proto: https, http\r\n")["scheme"] == "http"
-    # The last line is the nearest proxy's word.
-    assert echo(server, b"X-Forwarded-Proto: http\r\nX-Forwarded-Proto: https\r\n")[
+    assert echo(server, b"X-Forwarded-Ssl: on\r\n")["scheme"] == "https"
+    assert echo(server, b"X-Forwarded-Protocol: ssl\r\n")["scheme"] == "https"
+    assert echo(server, b"X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: on\r\n")[
         "scheme"] == "https"
+    # Scheme headers that disagree: 400, as gunicorn's InvalidSchemeHeaders; the worker lives.
+    for both in (b"X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n",
+                 b"X-Forwarded-Proto: http\r\nX-Forwarded-Proto: https\r\n"):
+        resp = exchange(server, b"GET /echo HTTP/1.1\r\nHost: x\r\n" + both + b"\r\n")
+        assert resp.status == 400 and b"contradictory scheme headers" in resp.body
+    assert echo(server)["scheme"] == "http"
     doc = echo(server, b"X-Forwarded-Port: 99999\r\n")
     assert doc["remote_port"] != 99999 and doc["remote_port"] > 0
+
+
+@pytest.mark.parametrize("source", ["flag", "yaml", "python"])
+def test_secure_scheme_headers_replace_the_defaults(server, tmp_path, source):
+    args = {"flag": ("--secure-scheme-headers", "X-Scheme=https, Front-End-Https=on"),
+            "yaml": ("-c", tmp_path / "c.yaml"), "python": ("-c", tmp_path / "c.py")}[source]
+    (tmp_path / "c.yaml").write_text("secure_scheme_headers:\n  X-Scheme: https\n"
+                                     "  Front-End-Https: 'on'\n")
+    (tmp_path / "c.py").write_text(
+        'secure_scheme_headers = {"X-SCHEME": "https", "FRONT-END-HTTPS": "on"}\n')
+    server.start("-w", "1", *map(str, args), app="diag:app")
+    assert echo(server, b"X-Scheme: https\r\n")["scheme"] == "https"
+    assert echo(server, b"Front-End-Https: on\r\n")["scheme"] == "https"
+    assert echo(server, b"X-Scheme: http\r\n")["scheme"] == "http"
+    assert echo(server, b"X-Forwarded-Proto: https\r\n")["scheme"] == "http"  # not listed
 
 
 def test_forwarded_ignored_from_untrusted_peer(server):

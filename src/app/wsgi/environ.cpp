@@ -123,7 +123,22 @@ PyObject* make_environ(app::Exchange& x) {
   std::string_view scheme = x.url_scheme();
   std::string path = percent_decode(r.path);
   static const std::string kScript = script_name();
-  strip_mount(kScript, &path);
+  // A SCRIPT_NAME header only gets past the parser from a forwarder_headers peer (or with
+  // header_map dangerous): it mounts the app there for this request, as gunicorn.
+  const http::Header* mount = nullptr;  // (not Request::find: the plugin has no libhttp)
+  for (const http::Header& h : r.headers) {
+    if (iequals(h.name, "SCRIPT_NAME")) mount = &h;
+  }
+  if (mount == nullptr) {
+    strip_mount(kScript, &path);
+  } else if (path.starts_with(mount->value)) {
+    path.erase(0, mount->value.size());
+    if (!set(e, "SCRIPT_NAME", latin1(mount->value))) return nullptr;
+  } else {
+    PyErr_Format(PyExc_ValueError, "request path '%s' does not start with SCRIPT_NAME '%s'",
+                 path.c_str(), std::string(mount->value).c_str());
+    return nullptr;
+  }
   std::string_view server_name, server_port;
   split_host(r.host, scheme, &server_name, &server_port);
   char version[] = "HTTP/1.x";

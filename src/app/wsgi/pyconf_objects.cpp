@@ -22,7 +22,7 @@ import _cppicorn
 HOOKS = ("on_starting", "on_reload", "when_ready", "pre_fork", "post_fork",
          "post_worker_init", "worker_int", "worker_abort", "pre_exec", "pre_request",
          "post_request", "child_exit", "worker_exit", "nworkers_changed", "on_exit")
-SCALAR, LIST, NONE, HOOK, OTHER = range(5)
+SCALAR, LIST, NONE, HOOK, OTHER, MAP = range(6)
 hooks = {}
 names = {}
 
@@ -182,6 +182,9 @@ def _value(v):
     if isinstance(v, (list, tuple)) and all(
             isinstance(i, (int, float, str)) and not isinstance(i, bool) for i in v):
         return LIST, [str(i) for i in v]
+    if isinstance(v, dict) and all(
+            isinstance(i, (int, float, str)) and not isinstance(i, bool) for i in v.values()):
+        return MAP, [f"{k}={i}" for k, i in v.items()]
     return OTHER, []
 
 

@@ -25,6 +25,10 @@ def application(environ, start_response):
                        [("Content-Type", "application/octet-stream"),
                         ("Content-Length", length)])
         return environ["wsgi.file_wrapper"](f)
+    if path.endswith("/forwarded"):  # what forwarder_headers let a trusted proxy set
+        keys = ("SCRIPT_NAME", "PATH_INFO", "HTTP_REMOTE_USER", "HTTP_X_OTHER")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [repr({k: environ.get(k) for k in keys}).encode()]
     if path.startswith("/environ"):
         body = repr({k: environ[k] for k in ("PATH_INFO", "SCRIPT_NAME", "QUERY_STRING",
                                              "RAW_URI")}).encode()

@@ -134,8 +134,7 @@ TEST(Gunicorn, EverySettingIsKnown) {
     if (is_action(g)) continue;  // -c, --check-config, --print-config
     bool implemented = find_setting(cppicorn_name(g)) != nullptr;
     bool foreign = find_foreign(g) != nullptr;
-    // Pending rows of this branch (reload, secure_scheme_headers, forwarder_headers) are
-    // foreign until implemented; a name must never be in both tables.
+    // A name must never be in both tables.
     EXPECT_TRUE(implemented || foreign) << g << " is unknown";
     EXPECT_FALSE(implemented && foreign) << g << " is in both tables";
   }
@@ -263,6 +262,35 @@ TEST(Gunicorn, ImplementedSettings) {
   ASSERT_FALSE(r.exit_now) << r.error;
   EXPECT_FALSE(r.settings.sendfile);
   EXPECT_EQ(r.settings.raw_env, (std::vector<std::string>{"C=3"}));
+}
+
+TEST(Gunicorn, SchemeAndForwarderHeaders) {
+  const Settings defaults;
+  EXPECT_EQ(defaults.secure_scheme_headers,
+            (std::vector<std::string>{"X-FORWARDED-PROTOCOL=ssl", "X-FORWARDED-PROTO=https",
+                                      "X-FORWARDED-SSL=on"}));
+  EXPECT_EQ(defaults.forwarder_headers, (std::vector<std::string>{"SCRIPT_NAME", "PATH_INFO"}));
+  LoadResult r = run({"--secure-scheme-headers", "x-scheme = https,Front-End-Https=on",
+                      "--forwarder-headers", "remote_user,*", "hello:app"});
+  ASSERT_FALSE(r.exit_now) << r.error;
+  EXPECT_EQ(r.settings.secure_scheme_headers,
+            (std::vector<std::string>{"X-SCHEME=https", "FRONT-END-HTTPS=on"}));
+  EXPECT_EQ(r.settings.forwarder_headers, (std::vector<std::string>{"REMOTE_USER", "*"}));
+  // A YAML mapping is the NAME=VALUE list, and reads back from --print-config's list.
+  TempYaml yaml("secure_scheme_headers: {X-Scheme: https}\n");
+  r = run({"-c", yaml.path(), "hello:app"});
+  ASSERT_FALSE(r.exit_now) << r.error;
+  EXPECT_EQ(r.settings.secure_scheme_headers, (std::vector<std::string>{"X-SCHEME=https"}));
+  EXPECT_NE(run({"--secure-scheme-headers", "X-Scheme=", "hello:app"})
+                .error.find("expected a value after '='"),
+            std::string::npos);
+  EXPECT_NE(
+      run({"--forwarder-headers", "a b", "hello:app"}).error.find("invalid forwarder header 'a b'"),
+      std::string::npos);
+  // A mapping where a setting is no NAME=VALUE list is still refused.
+  TempYaml bind("bind: {a: b}\n");
+  EXPECT_NE(run({"-c", bind.path(), "hello:app"}).error.find("expected a list, got a mapping"),
+            std::string::npos);
 }
 
 }  // namespace

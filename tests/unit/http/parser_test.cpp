@@ -197,6 +197,26 @@ TEST(RequestParser, Underscores) {
   EXPECT_NE(parse(in, Limits{.underscores = Underscores::kAllow}).req.find("x_y"), nullptr);
 }
 
+TEST(RequestParser, ForwarderHeadersPassOnlyFromATrustedPeer) {
+  const std::string in = get("SCRIPT_NAME: /app\r\nX_Y: 1\r\n");
+  const std::vector<std::string> names{"SCRIPT_NAME"};
+  Limits limits{.underscores = Underscores::kRefuse, .forwarder_headers = names};
+  RequestParser p(limits);
+  Request req;
+  EXPECT_EQ(p.parse(in, req).http_status, 400);  // untrusted: SCRIPT_NAME is refused too
+  p.trust_forwarder(true);
+  EXPECT_EQ(p.parse(in, req).http_status, 400);  // X_Y is not listed
+  const std::string listed = get("script_name: /app\r\n");
+  ASSERT_EQ(p.parse(listed, req).status, ParseResult::kComplete);
+  ASSERT_NE(req.find("SCRIPT_NAME"), nullptr);
+  EXPECT_EQ(req.find("SCRIPT_NAME")->value, "/app");
+  const std::vector<std::string> any{"*"};
+  RequestParser star(Limits{.forwarder_headers = any});
+  star.trust_forwarder(true);
+  ASSERT_EQ(star.parse(in, req).status, ParseResult::kComplete);
+  EXPECT_NE(req.find("x_y"), nullptr);
+}
+
 TEST(RequestParser, SizeLimits) {
   EXPECT_EQ(status_of(get("A: 1\r\nB: 2\r\n"), Limits{.fields = 2}), 431);
   EXPECT_EQ(status_of(get("A: 1\r\n"), Limits{.fields = 2}), 200);
