@@ -65,8 +65,7 @@ void release() {
 
 std::unique_ptr<App> wrap(std::unique_ptr<App> app, const HookWorker& worker,
                           const config::Settings& cfg) {
-  if (g_api == nullptr || app->has_loop() ||
-      (!g_api->defined("pre_request") && !g_api->defined("post_request"))) {
+  if (g_api == nullptr || (!g_api->defined("pre_request") && !g_api->defined("post_request"))) {
     return app;
   }
   return std::unique_ptr<App>(g_api->wrap(app.release(), worker, cfg));

@@ -31,7 +31,8 @@ void after_fork_parent();
 void after_fork_child();
 // In a worker once its app started: let any thread take the GIL (for pre_request & co).
 void release();
-// `app` wrapped to call pre_request/post_request when either is defined, else `app` itself.
+// `app` wrapped to call pre_request/post_request when either is defined, else `app` itself
+// (an ASGI app is returned as is: its loop runs them around each request).
 std::unique_ptr<App> wrap(std::unique_ptr<App> app, const HookWorker& worker,
                           const config::Settings& cfg);
 

@@ -7,7 +7,7 @@ import shutil
 import signal
 import subprocess
 
-from conftest import Server, free_port, wait_for
+from conftest import exited, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
@@ -112,6 +112,57 @@ def test_gunicorn_deployment_by_changing_the_command_name(server, tmp_path):
     assert seen(log, "on_reload")[0][1] == str(master)
     server.stop()
     assert seen(log, "on_exit")[0][1] == str(master)
+
+
+def test_request_hooks_run_around_asgi_requests(server, tmp_path):
+    # gunicorn's asgi worker runs pre_request before the app and post_request after it.
+    shutil.copy(os.path.join(APPS, "fastapi_app.py"), tmp_path / "main.py")
+    log = tmp_path / "hooks.log"
+    (tmp_path / "gunicorn.conf.py").write_text(
+        f'bind = "127.0.0.1:{server.port}"\nworkers = 1\n'
+        f'worker_class = "uvicorn.workers.UvicornWorker"\nerrorlog = {server.log_path!r}\n'
+        + HOOKS.format(evidence=str(log)))
+    launch(server, "-c", "gunicorn.conf.py", "main:app", cwd=tmp_path)
+    (worker,) = server.wait_workers(1)
+    assert server.request("GET", "/items/5?q=x")[0] == 200
+    assert server.request("GET", "/nothing")[0] == 404
+    on = lambda hook, path: [e for e in seen(log, hook) if path in e]  # noqa: E731
+    wait_for(lambda: on("post_request", "/nothing"), what="post_request")
+    assert on("pre_request", "/items/5") == [("pre_request", str(worker), str(worker), "GET",
+                                              "/items/5")]
+    assert on("post_request", "/items/5") == [("post_request", str(worker), "/items/5", "200",
+                                               "/items/5")]
+    assert on("post_request", "/nothing")[0][3] == "404"
+    assert server.request("GET", "/items/6")[0] == 200  # the loop serves on
+
+
+def test_pre_exec_runs_in_the_usr2_child_before_exec(server, tmp_path):
+    shutil.copy(os.path.join(APPS, "flaskapp.py"), tmp_path / "app.py")
+    log = tmp_path / "hooks.log"
+    (tmp_path / "gunicorn.conf.py").write_text(
+        f'bind = "127.0.0.1:{server.port}"\nworkers = 1\nerrorlog = {server.log_path!r}\n'
+        + HOOKS.format(evidence=str(log))
+        + 'def pre_exec(server): note("pre_exec", server.pid)\n')
+    launch(server, "-c", "gunicorn.conf.py", "app:app", cwd=tmp_path)
+    old = server.proc.pid
+    server.signal(signal.SIGUSR2)
+    wait_for(lambda: seen(log, "pre_exec"), what="pre_exec")
+    ((_, child, server_pid),) = seen(log, "pre_exec")
+    new = int(child)
+    try:
+        # In the forked child (gunicorn's `server` still names the old master), which then
+        # execs the new master: the same pid runs on_starting again.
+        assert new != old and server_pid == str(old)
+        wait_for(lambda: [e for e in seen(log, "on_starting") if e[1] == child],
+                 what="on_starting in the new master")
+        assert server.wait_exit() == 0  # the old master handed over
+        assert server.request("GET", "/user/ada")[0] == 200
+    finally:
+        try:
+            os.kill(new, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+        wait_for(lambda: exited(new), what="the new master's exit")
 
 
 def test_syntax_error_names_file_and_line(binary, tmp_path):

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "app/app.h"
+#include "app/pyconf_plugin.h"
 #include "app/wsgi/wsgi.h"
 #include "app/wsgi_plugin.h"
 
@@ -70,5 +71,8 @@ PyObject* ws_close(PyObject*, PyObject* args);
 
 // The app for the worker: app is the imported ASGI callable (a new reference, kept).
 app::App* new_app(PyObject* app, const app::WsgiSpec& spec);
+// The config's pre_request/post_request run around each HTTP request of the app's loop, with
+// a worker stand-in made of `worker` and `cfg` (which must outlive the app).
+void set_request_hooks(const app::HookWorker& worker, const config::Settings& cfg);
 
 }  // namespace cppicorn::asgi

@@ -3,13 +3,19 @@
 // the Python glue's serve() (asgi_glue.cpp): an asyncio (or uvloop) loop that watches the
 // worker's eventfd, runs lifespan startup before the worker accepts and shutdown after it
 // drained, and runs each request as a task. The worker's loop thread never takes the GIL.
+// The config's pre_request/post_request run in the glue, around each HTTP request.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "app/asgi/asgi.h"
+#include "app/wsgi/pyconf.h"
 
 namespace cppicorn::asgi {
 namespace {
+
+// pre_request/post_request: set by the plugin's wrap() when the config defines one.
+app::HookWorker g_hook_worker;
+const config::Settings* g_hook_cfg = nullptr;
 
 class AsgiApp final : public app::App {
  public:
@@ -37,10 +43,12 @@ class AsgiApp final : public app::App {
     Ref fd(PyLong_FromLong(queue.wake_fd()));
     Ref lifespan(PyUnicode_FromString(lifespan_.c_str()));
     Ref loop(PyUnicode_FromString(loop_.c_str()));
+    Ref hooks(g_hook_cfg != nullptr ? wsgi::asgi_request_hooks(g_hook_worker, *g_hook_cfg)
+                                    : Py_NewRef(Py_None));
     Ref r;
-    if (fd && lifespan && loop) {
-      PyObject* args[] = {app_, fd.get(), lifespan.get(), loop.get()};
-      r = Ref(PyObject_Vectorcall(serve_fn(), args, 4, nullptr));
+    if (fd && lifespan && loop && hooks) {
+      PyObject* args[] = {app_, fd.get(), lifespan.get(), loop.get(), hooks.get()};
+      r = Ref(PyObject_Vectorcall(serve_fn(), args, 5, nullptr));
     }
     if (!r) {
       std::string error = wsgi::format_exception();
@@ -58,6 +66,11 @@ class AsgiApp final : public app::App {
 };
 
 }  // namespace
+
+void set_request_hooks(const app::HookWorker& worker, const config::Settings& cfg) {
+  g_hook_worker = worker;
+  g_hook_cfg = &cfg;
+}
 
 app::App* new_app(PyObject* app, const app::WsgiSpec& spec) {
   set_root_path(spec.root_path);

@@ -269,13 +269,34 @@ async def _run_ws(app, h, scope):
                                     "closing the WebSocket")
 
 
-async def _run(app, h, state):
-    cycle = _Cycle(h)
+class _HookedCycle(_Cycle):
+    """A _Cycle that notes the response for post_request (only when a hook is defined)."""
+
+    __slots__ = ("status", "headers", "sent")
+
+    def __init__(self, h):
+        super().__init__(h)
+        self.status, self.headers, self.sent = 500, [], 0  # until the app starts one
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind == "http.response.start" and not self.started:
+            self.status, self.headers = message["status"], list(message.get("headers", ()))
+        elif kind == "http.response.body" and not self.done:
+            self.sent += len(message.get("body", b""))
+        await super().send(message)
+
+
+async def _run(app, h, state, hooks):
+    cycle = _Cycle(h) if hooks is None else _HookedCycle(h)
+    req = None
     try:
         scope = _c.scope(h, dict(state) if state is not None else None)
         if scope["type"] == "websocket":
             cycle.done = True  # the WebSocket's own cycle answers for the handle
             return await _run_ws(app, h, scope)
+        if hooks is not None:
+            req = hooks[0](scope)  # pre_request, as gunicorn's asgi worker runs it
         await app(scope, cycle.receive, cycle.send)
     except BaseException as e:  # noqa: B036 (the worker must get the call back)
         if not cycle.done:
@@ -290,9 +311,12 @@ async def _run(app, h, state):
             what = ("returned without completing its response" if cycle.started
                     else "returned without starting a response")
             cycle.finish(False, f"the ASGI application {what}")
+    finally:
+        if req is not None:
+            hooks[1](req, cycle.status, cycle.headers, cycle.sent)  # post_request
 
 
-def serve(app, fd, lifespan_mode, loop_kind):
+def serve(app, fd, lifespan_mode, loop_kind, hooks):
     try:
         loop = _new_loop(loop_kind)
     except Exception as e:
@@ -316,7 +340,7 @@ def serve(app, fd, lifespan_mode, loop_kind):
                 return
             calls, woken = taken
             for h in calls:
-                t = loop.create_task(_run(app, h, state))
+                t = loop.create_task(_run(app, h, state, hooks))
                 tasks.add(t)
                 t.add_done_callback(tasks.discard)
             for h in woken:

@@ -11,6 +11,8 @@
 
 #include <cstring>
 
+#include "app/asgi/asgi.h"
+
 namespace cppicorn::wsgi {
 namespace {
 
@@ -162,6 +164,10 @@ void release() {
 }
 
 app::App* wrap(app::App* inner, const app::HookWorker& worker, const config::Settings& cfg) {
+  if (inner->has_loop()) {  // asgi: its glue runs them around each request
+    asgi::set_request_hooks(worker, cfg);
+    return inner;
+  }
   return new_hooked_app(inner, worker, cfg);
 }
 
@@ -213,6 +219,13 @@ PyObject* make_worker(const app::HookWorker& w, PyObject* cfg) {
   return PyObject_CallFunction(
       cls, "OiKOOOO", pid.get(), static_cast<int>(w.ppid), static_cast<unsigned long long>(w.age),
       w.booted ? Py_True : Py_False, w.aborted ? Py_True : Py_False, status.get(), cfg);
+}
+
+PyObject* asgi_request_hooks(const app::HookWorker& w, const config::Settings& s) {
+  Ref cfg(make_cfg(s));
+  Ref worker(cfg ? make_worker(w, cfg.get()) : nullptr);
+  PyObject* fn = PyDict_GetItemString(g_ns, "asgi_hooks");  // borrowed
+  return worker ? PyObject_CallOneArg(fn, worker.get()) : nullptr;
 }
 
 void call_hook(const char* name, PyObject* args) {

@@ -23,6 +23,9 @@ PyObject* make_worker(const app::HookWorker& w, PyObject* cfg);
 // Calls helper `call(name, *args)` (steals args, a tuple); logs what fails. Needs the GIL.
 void call_hook(const char* name, PyObject* args);
 
+// The asgi glue's (begin, end) pair that runs pre_request/post_request around each HTTP
+// request, or None when neither is defined; nullptr with an error set. Needs the GIL.
+PyObject* asgi_request_hooks(const app::HookWorker& w, const config::Settings& s);
 // pre_request/post_request around `inner` (hooked_app.cpp).
 app::App* new_hooked_app(app::App* inner, const app::HookWorker& worker,
                          const config::Settings& cfg);

@@ -224,6 +224,32 @@ def read(location):
     return "", entries
 
 
+def asgi_hooks(worker):
+    """(begin, end) for the asgi glue, around each HTTP request as gunicorn's asgi worker
+    runs them: begin(scope) calls pre_request and returns the req; end(req, status,
+    headers, sent) calls post_request. None when neither hook is defined."""
+    if "pre_request" not in hooks and "post_request" not in hooks:
+        return None
+
+    def begin(scope):
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+        query = scope.get("query_string", b"").decode("latin-1")
+        uri = raw.decode("latin-1") + ("?" + query if query else "")
+        minor = int(scope.get("http_version", "1.1").rpartition(".")[2] or 1)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        addr, port = scope.get("client") or ("", 0)
+        req = Request(scope["method"], uri, scope["path"], query, minor, headers,
+                      scope["scheme"], addr, port)
+        call("pre_request", worker, req)
+        return req
+
+    def end(req, status, headers, sent):
+        if "post_request" in hooks:
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+            call("post_request", worker, req, req.environ(), Response(status, "", headers, sent))
+    return begin, end
+
+
 def call(name, *args):
     hook = hooks.get(name)
     if hook is None:
