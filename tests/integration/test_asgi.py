@@ -295,6 +295,19 @@ def test_fastapi_params_dependency_and_startup(fastapi_server):
         assert client.get("/openapi.json").json()["info"]["title"] == "FastAPI"
 
 
+def test_django_get_asgi_application(server):
+    # Django 3.2 from Debian, its project served as its ASGI deployment docs write it.
+    server.start("-w", "1", "-k", "asgi", "--chdir", APPS, app="mysite.asgi", env=ENV)
+    status, _, body = server.request("GET", "/")
+    assert status == 200 and body == b"Hello from Django at /"
+    assert server.request("GET", "/gone")[0] == 410
+    assert server.request("GET", "/async")[2] == b"awaited at /async"
+    big = os.urandom(300_000)  # more than one http.request event
+    status, _, body = server.request("POST", "/size", body=big)
+    assert status == 200 and body == b"300000"
+    assert server.request("GET", "/missing")[0] == 404
+
+
 def test_starlette_mount_and_root_path(server):
     pytest.importorskip("starlette")
     start(server, "starlette_app:app", "--root-path", "/prefix")

@@ -15,7 +15,7 @@ import struct
 
 import pytest
 
-from conftest import wait_for
+from conftest import exited, wait_for
 from test_asgi import APPS, ENV, start
 
 websockets = pytest.importorskip("websockets")
@@ -369,6 +369,25 @@ def test_hup_closes_websockets_with_1012(ws_server):
     assert open_then(ws_server, lambda: ws_server.signal(signal.SIGHUP)) == 1012
     wait_for(lambda: ws_server.workers() and not (ws_server.workers() & old),
              what="the new generation alone")
+
+
+def test_usr2_closes_the_old_workers_websockets_with_1012(server, tmp_path):
+    # The new master serves when the old one stops its workers: that is a restart.
+    pidfile = str(tmp_path / "cppicorn.pid")
+    start(server, "asgi_ws:app", "-p", pidfile)
+    old = server.proc.pid
+    new = 0
+    try:
+        assert open_then(server, lambda: server.signal(signal.SIGUSR2)) == 1012
+        assert server.wait_exit() == 0  # the old master handed over and drained
+        with open(pidfile) as f:
+            new = int(f.read())
+        assert new != old
+        assert server.request("GET", "/pid")[0] == 200  # the new master's workers serve
+    finally:
+        if new:
+            os.kill(new, signal.SIGINT)
+            wait_for(lambda: exited(new), what="the new master's exit")
 
 
 def test_max_requests_closes_websockets_with_1012(server):
