@@ -173,7 +173,8 @@ void Arbiter::old_master_gone() {
 
 // In a new master: the first generation serves.
 void Arbiter::new_master_ready() {
-  Upgrade::report_ready(takeover_pipe_);
+  // The pidfile first: the old master leaves as soon as it hears we serve, and whoever
+  // waited for that (a script, systemd's PIDFile=) must find our pid there.
   if (!settings_.pidfile.empty()) {
     std::string error;
     if (Pidfile::create(settings_.pidfile, &error)) {
@@ -182,6 +183,7 @@ void Arbiter::new_master_ready() {
       spdlog::error("{}", error);
     }
   }
+  Upgrade::report_ready(takeover_pipe_);
   start_control();  // the old master's socket path becomes ours now that we serve
   // Our READY=1 counts once the old master has passed MAINPID to us; until then systemd
   // ignores it, and the tick repeats it when the old master is gone.

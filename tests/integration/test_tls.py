@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from conftest import in_sleep, recv_to_eof, wait_for
+from conftest import exited, free_port, in_sleep, recv_to_eof, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
@@ -181,7 +181,7 @@ def test_ktls_sendfile(server, pki, tmp_path):
 
 
 def test_plain_and_tls_side_by_side(server, pki):
-    plain = server.port + 1 if server.port < 65000 else server.port - 1
+    plain = free_port()  # (port + 1 may be taken)
     start_tls(server, pki, bind=["-b", f"https://127.0.0.1:{server.port}",
                                  "-b", f"127.0.0.1:{plain}"])
     assert "Listening at: https://127.0.0.1:" in server.log()
@@ -516,7 +516,7 @@ def test_credentials_directory(server, pki, tmp_path):
 def test_usr2_carries_tls_across(server, pki, tmp_path):
     import signal as sig
     pidfile = str(tmp_path / "cppicorn.pid")
-    plain = server.port + 1 if server.port < 65000 else server.port - 1
+    plain = free_port()  # (port + 1 may be taken)
     start_tls(server, pki, "-p", pidfile, "-w", "1",
               bind=["-b", f"https://127.0.0.1:{server.port}", "-b", f"127.0.0.1:{plain}"])
     old = server.proc.pid
@@ -535,6 +535,4 @@ def test_usr2_carries_tls_across(server, pki, tmp_path):
     finally:
         if new:
             os.kill(new, sig.SIGINT)
-            wait_for(lambda: not os.path.exists(f"/proc/{new}") or
-                     open(f"/proc/{new}/stat").read().split(")")[-1].split()[0] == "Z",
-                     what="the new master's exit")
+            wait_for(lambda: exited(new), what="the new master's exit")
