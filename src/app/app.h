@@ -63,6 +63,11 @@ class Exchange {
   virtual std::string_view tls_var(std::string_view /*name*/) const { return {}; }
   // -1 when the body cannot be read (the connection then closes), 0 at its end.
   virtual int64_t read_body(void* buf, size_t len) = 0;
+  // For an app on its own loop (asgi): read_body that never waits. kBodyPending: no byte is
+  // there yet; the worker reads on its own loop, and the call shows up in the woken list of
+  // CallQueue::take once there is something (bytes, the end, a failure): try again then.
+  static constexpr int64_t kBodyPending = -2;
+  virtual int64_t try_read_body(void* buf, size_t len) { return read_body(buf, len); }
   // Every byte of the body was received and handed to read_body (ASGI's more_body).
   virtual bool body_complete() const { return false; }
   virtual void set_status(int status) = 0;

@@ -128,6 +128,7 @@ void Connection::stop_when_idle() {
 void Connection::on_read(evutil_socket_t, short what, void* self) {
   auto* c = static_cast<Connection*>(self);
   if (c->in_executor_) {  // only loop-owned fields here: a pool thread owns the rest
+    if (c->body_wanted_.load(std::memory_order_acquire)) return c->read_body_for_app(what);
     event_del(&c->read_ev_);
     c->read_parked_ = true;
     return;
@@ -337,6 +338,7 @@ void Connection::ran_for(int64_t us) { worker_.slot().count_duration(us); }
 
 void Connection::complete() {
   in_executor_ = false;
+  body_wanted_.store(false, std::memory_order_relaxed);  // the app ended while it waited
   if (read_parked_) {  // fired while in the app: what arrived waits for request_done()
     read_parked_ = false;
     event_add(&read_ev_, nullptr);

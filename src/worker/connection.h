@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -81,6 +82,7 @@ class Connection final : public app::Exchange, public Task {
   std::string_view url_scheme() const override;
   std::string_view tls_var(std::string_view name) const override;
   int64_t read_body(void* buf, size_t len) override;
+  int64_t try_read_body(void* buf, size_t len) override;
   bool body_complete() const override { return body_done_ && body_read_ == body_end_; }
   void set_status(int status) override { status_ = status; }
   bool set_reason(std::string_view reason) override;
@@ -138,7 +140,13 @@ class Connection final : public app::Exchange, public Task {
   // Body framing (connection_body.cpp).
   void start_body();
   bool pump_body();
+  enum class ReadMore { kGot, kWouldBlock, kFailed, kNoRoom };
+  // One recv into the body's space (kFailed sets the error status); kNoRoom: the buffer is
+  // full and may_grow is false.
+  ReadMore read_more(bool may_grow = true);
   bool read_more_blocking();
+  // asgi: the app waits for body bytes (try_read_body); this reads them on the loop.
+  void read_body_for_app(short what);
   bool ensure_input_space(size_t want);
   // WebSocket (connection_ws.cpp).
   bool ws_begin();
@@ -234,6 +242,9 @@ class Connection final : public app::Exchange, public Task {
   uint64_t body_left_ = 0;  // kLength: bytes not yet moved into [.., body_end_)
   bool body_done_ = false;
   bool body_failed_ = false;
+  // Set by the app's thread when try_read_body found nothing, cleared by the loop once it
+  // read something for it: meanwhile only the loop touches the body's fields.
+  std::atomic<bool> body_wanted_{false};
   int body_error_status_ = 400;
   std::string_view body_error_reason_;
   bool continue_sent_ = false;

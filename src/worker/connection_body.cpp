@@ -6,7 +6,8 @@
 //   [body_read_, body_end_) decoded body bytes the app has not read yet
 //   [raw_pos_, in_len_)     received bytes not yet decoded (or the next pipelined request)
 // Small bodies are read before the app runs (evented); larger ones, and bodies behind
-// "Expect: 100-continue", are read by the app call itself, blocking with body_timeout.
+// "Expect: 100-continue", are read by the app call itself, blocking with body_timeout; an
+// asgi app's loop never blocks on them (try_read_body: the worker's loop reads for it).
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
@@ -117,27 +118,36 @@ bool Connection::ensure_input_space(size_t want) {
   return true;
 }
 
-bool Connection::read_more_blocking() {
+Connection::ReadMore Connection::read_more(bool may_grow) {
   if (body_read_ == body_end_) {  // all decoded bytes delivered: reclaim their space
     size_t raw_left = in_len_ - raw_pos_;
     std::memmove(in_.get() + head_len_, in_.get() + raw_pos_, raw_left);
     body_read_ = body_end_ = raw_pos_ = head_len_;
     in_len_ = head_len_ + raw_left;
   }
-  if (in_len_ == in_cap_ && !ensure_input_space(16384)) return false;
+  if (in_len_ == in_cap_) {
+    if (!may_grow) return ReadMore::kNoRoom;
+    if (!ensure_input_space(16384)) return ReadMore::kFailed;
+  }
   for (;;) {
     ssize_t n = io_recv(in_.get() + in_len_, in_cap_ - in_len_);
     if (n > 0) {
       worker_.slot().add_bytes_in(static_cast<uint64_t>(n));
       in_len_ += static_cast<size_t>(n);
-      return true;
+      return ReadMore::kGot;
     }
-    if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-      body_error_status_ = 400;
-      body_error_reason_ = "request body incomplete";
-      return false;
-    }
-    if (errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return ReadMore::kWouldBlock;
+    body_error_status_ = 400;
+    body_error_reason_ = "request body incomplete";
+    return ReadMore::kFailed;
+  }
+}
+
+bool Connection::read_more_blocking() {
+  for (;;) {
+    ReadMore r = read_more();
+    if (r != ReadMore::kWouldBlock) return r == ReadMore::kGot;
     pollfd p{fd_.get(), io_wait_events(POLLIN), 0};
     if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) {
       body_error_status_ = 408;
@@ -170,6 +180,51 @@ int64_t Connection::read_body(void* out, size_t len) {
   std::memcpy(out, in_.get() + body_read_, n);
   body_read_ += n;
   return static_cast<int64_t>(n);
+}
+
+// The app's thread. Over TLS the read blocks as read_body does: the loop reading through the
+// SSL object while the app's thread writes through it would race inside OpenSSL.
+int64_t Connection::try_read_body(void* out, size_t len) {
+  if (ssl_ != nullptr || (request_.expect_continue && !continue_sent_)) {
+    return read_body(out, len);  // (the 100 Continue goes out first, with a blocking write)
+  }
+  if (body_wanted_.load(std::memory_order_acquire)) return app::Exchange::kBodyPending;
+  while (body_read_ == body_end_ && !body_done_ && !body_failed_) {
+    ReadMore r = read_more();
+    if (r == ReadMore::kFailed) body_failed_ = true;
+    if (r == ReadMore::kGot) pump_body();
+    if (r == ReadMore::kWouldBlock) {
+      // Nothing yet: the loop reads (read_body_for_app) and wakes the app's loop then.
+      body_wanted_.store(true, std::memory_order_release);
+      worker_.executor().poke(*this);
+      return app::Exchange::kBodyPending;
+    }
+  }
+  return read_body(out, len);
+}
+
+// On the loop thread, for an app that is waiting in try_read_body: the read event (armed by
+// poked() with body_timeout) delivered bytes, or the deadline passed.
+void Connection::read_body_for_app(short what) {
+  if (what & EV_TIMEOUT) {
+    body_failed_ = true;
+    body_error_status_ = 408;
+    body_error_reason_ = "request body not received in time";
+  } else {
+    // Never grows the buffer here: that parses the head again, which the app's thread may
+    // be reading. With no room left the app's own try_read_body makes it.
+    ReadMore r = read_more(false);
+    if (r == ReadMore::kWouldBlock) return;
+    if (r == ReadMore::kFailed) body_failed_ = true;
+    if (r == ReadMore::kGot) pump_body();
+    if (r == ReadMore::kGot && body_read_ == body_end_ && !body_done_ && !body_failed_) {
+      return;  // framing only (a chunk-size line): wait for the data
+    }
+  }
+  event_add(&read_ev_, nullptr);  // registered without a deadline again, as during any call
+  read_parked_ = false;
+  body_wanted_.store(false, std::memory_order_release);
+  worker_.executor().notify(*this);
 }
 
 bool Connection::send_all_blocking(const char* a, size_t alen, const char* b, size_t blen,

@@ -66,6 +66,10 @@ bool Connection::ws_begin() {
 }
 
 void Connection::poked() {
+  if (body_wanted_.load(std::memory_order_acquire)) {  // try_read_body: read for the app
+    arm_read(worker_.settings().body_timeout);
+    return;
+  }
   if (!ws_call_ || ws_tcp_closed_) return;  // late: the call or its socket is gone
   if (!ws_open_) {
     if (!ws_->accepted()) return;  // the app's thread still owns the connection

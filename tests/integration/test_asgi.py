@@ -6,12 +6,13 @@ Debian unchanged: FastAPI (apps/fastapi_app.py) and Starlette with a Mount
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 
 import pytest
 
-from conftest import exchange, wait_for
+from conftest import RawReader, exchange, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
@@ -293,6 +294,43 @@ def test_fastapi_params_dependency_and_startup(fastapi_server):
         assert client.get("/boom").status_code == 500
         assert client.get("/items/1").status_code == 200  # the worker lives on
         assert client.get("/openapi.json").json()["info"]["title"] == "FastAPI"
+
+
+def progress(server):
+    status, _, body = server.request("GET", "/progress")
+    assert status == 200
+    return json.loads(body)
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_slow_upload_never_holds_the_loop(server, framing):
+    # The app waits for body bytes that are not sent yet: the worker's loop reads them, and
+    # the app's loop serves other requests meanwhile (a blocking read held it for up to
+    # body_timeout, and every request of the worker with it).
+    start(server, "asgi_plain:app", "--body-timeout", "120")
+    first, rest = os.urandom(150_000), os.urandom(150_000)
+    head = b"POST /upload HTTP/1.1\r\nHost: x\r\n" + (
+        b"Content-Length: 300000\r\n\r\n" if framing == "length"
+        else b"Transfer-Encoding: chunked\r\n\r\n")
+    frame = (lambda b: b) if framing == "length" else (lambda b: b"%x\r\n%s\r\n" % (len(b), b))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head + frame(first))
+        wait_for(lambda: progress(server)["received"] == len(first), what="the first part")
+        assert progress(server)["done"] is False  # still waiting, and others are served
+        s.sendall(frame(rest) + (b"" if framing == "length" else b"0\r\n\r\n"))
+        resp = RawReader(s).read_response("POST")
+    assert resp.status == 200 and resp.body == b"300000"
+
+
+def test_client_gone_mid_upload_is_http_disconnect(server):
+    start(server, "asgi_plain:app")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n"
+                  + os.urandom(100_000))
+        wait_for(lambda: progress(server)["received"] == 100_000, what="the first part")
+    wait_for(lambda: progress(server)["disconnected"], what="http.disconnect in the app")
+    assert progress(server)["done"] is False
+    assert server.request("GET", "/scope")[0] == 200  # the worker serves on
 
 
 def test_django_get_asgi_application(server):

@@ -119,17 +119,30 @@ class _Cycle:
         self.waiter = None
 
     async def receive(self):
-        if self.more and not self.done:
+        while self.more and not self.done:
             try:
-                body, self.more = _c.read(self.h)
+                got = _c.read(self.h)
             except OSError:
                 self.more = False
                 return {"type": "http.disconnect"}
-            return {"type": "http.request", "body": body, "more_body": self.more}
+            if got is not None:
+                body, self.more = got
+                return {"type": "http.request", "body": body, "more_body": self.more}
+            # No byte yet: the worker's loop reads for us and wakes us (take()'s woken list);
+            # a second receive() meanwhile waits for the same wake-up.
+            if self.waiter is None or self.waiter.done():
+                self.waiter = asyncio.get_running_loop().create_future()
+            _READING[self.h] = self
+            try:
+                await asyncio.shield(self.waiter)
+            finally:
+                _READING.pop(self.h, None)
         if not self.done:
-            # The body is all read: the next event is the end of the exchange.
-            self.waiter = asyncio.get_running_loop().create_future()
-            await self.waiter
+            # The body is all read: the next event is the end of the exchange (finish()),
+            # for every receive() that waits.
+            if self.waiter is None or self.waiter.done():
+                self.waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self.waiter)
         return {"type": "http.disconnect"}
 
     async def send(self, message):
@@ -166,6 +179,7 @@ class ClientDisconnected(OSError):
 
 
 _WS = {}  # handle -> _WsCycle of the WebSockets in flight (their wake-ups come by handle)
+_READING = {}  # handle -> _Cycle whose receive() waits for body bytes the worker reads
 
 
 class _WsCycle:
@@ -347,6 +361,10 @@ def serve(app, fd, lifespan_mode, loop_kind, hooks):
                 ws = _WS.get(h)
                 if ws is not None:
                     ws.wake()
+                    continue
+                cycle = _READING.get(h)
+                if cycle is not None and not cycle.waiter.done():
+                    cycle.waiter.set_result(None)
 
         loop.add_reader(fd, wake)
         _c.started(True)

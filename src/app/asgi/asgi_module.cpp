@@ -154,11 +154,11 @@ PyObject* read(PyObject*, PyObject* handle) {
   Ref buf(PyBytes_FromStringAndSize(nullptr, kChunk));
   if (!buf) return nullptr;
   int64_t n;
-  // Past the pre-read body this waits on the client (body_timeout at most): let the app's
-  // own threads run meanwhile.
-  Py_BEGIN_ALLOW_THREADS n = x.read_body(PyBytes_AS_STRING(buf.get()), kChunk);
-  Py_END_ALLOW_THREADS if (n < 0) return PyErr_Format(PyExc_OSError,
-                                                      "the request body could not be read");
+  // Never waits on the client, except over TLS (body_timeout at most): let the app's own
+  // threads run meanwhile. None: the call comes back in take()'s woken list once bytes came.
+  Py_BEGIN_ALLOW_THREADS n = x.try_read_body(PyBytes_AS_STRING(buf.get()), kChunk);
+  Py_END_ALLOW_THREADS if (n == app::Exchange::kBodyPending) Py_RETURN_NONE;
+  if (n < 0) return PyErr_Format(PyExc_OSError, "the request body could not be read");
   PyObject* out = buf.release();
   if (_PyBytes_Resize(&out, static_cast<Py_ssize_t>(n)) != 0) return nullptr;
   const bool more = n > 0 && !x.body_complete();

@@ -1,5 +1,5 @@
 """A plain ASGI 3 app (no framework) for the asgi worker's tests: the scope as JSON, a body
-echo, a streamed response, an exception, and a barrier that holds requests until N of them
+echo, a body read as it comes (/upload, /progress), a streamed response, an exception, and a barrier that holds requests until N of them
 are in flight in the same worker at once."""
 import asyncio
 import json
@@ -7,6 +7,7 @@ import os
 
 _waiting = 0
 _all_in = None  # an asyncio.Event, made on the worker's loop
+_progress = {"received": 0, "done": False, "disconnected": False}  # of the last /upload
 
 
 async def _body(receive):
@@ -84,6 +85,20 @@ async def app(scope, receive, send):
         finally:
             _waiting -= 1
         await _respond(send, 200, b"held")
+    elif path == "/upload":  # the body read event by event, its progress seen at /progress
+        _progress.update(received=0, done=False, disconnected=False)
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                _progress["disconnected"] = True
+                return
+            _progress["received"] += len(message["body"])
+            if not message.get("more_body", False):
+                break
+        _progress["done"] = True
+        await _respond(send, 200, str(_progress["received"]).encode())
+    elif path == "/progress":
+        await _respond(send, 200, json.dumps(_progress).encode(), b"application/json")
     elif path == "/probe":
         await _respond(send, 200, str(_waiting).encode())  # how many others are held
     else:
