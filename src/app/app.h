@@ -77,6 +77,13 @@ class Exchange {
   virtual void add_header(std::string_view name, std::string_view value) = 0;
   virtual void write(const void* data, size_t len) = 0;
   virtual int stream(const void* data, size_t len) = 0;
+  // For an app on its own loop (asgi): stream() that never waits. kStreamPending: the socket
+  // took only part; the rest is queued, the worker writes it on its own loop, and the call
+  // shows up in the woken list of CallQueue::take once it did (or failed). Nothing may be
+  // streamed until stream_flushed() is no longer kStreamPending (0: sent, -1: failed).
+  static constexpr int kStreamPending = 1;
+  virtual int try_stream(const void* data, size_t len) { return stream(data, len); }
+  virtual int stream_flushed() const { return 0; }
   // The body's length as the app announces it (its Content-Length), before the first
   // stream(): the streamed body is then framed by Content-Length instead of chunks (bytes
   // beyond it are dropped; a body that ends short closes the connection), and a HEAD

@@ -138,6 +138,7 @@ void Connection::on_read(evutil_socket_t, short what, void* self) {
 
 void Connection::on_write(evutil_socket_t, short what, void* self) {
   auto* c = static_cast<Connection*>(self);
+  if (c->write_wanted_.load(std::memory_order_acquire)) return c->flush_for_app(what);
   if (what & EV_TIMEOUT) {
     spdlog::debug("Closing connection from {}: write timed out", c->remote_addr());
     c->close();
@@ -322,6 +323,10 @@ void Connection::run() {
 void Connection::end_call(bool ok) {
   app_ok_ = ok;
   if (!app_ok_ || !streaming_) return;
+  if (backlog_failed_) {  // the loop could not write what try_stream queued
+    stream_broken_ = true;
+    return;
+  }
   // A streamed body ends on the thread that streamed it, so the loop never blocks on a write.
   const bool has_body = request_.method != "HEAD" && http::status_allows_body(status_);
   if (declared_ && has_body && bytes_sent_ < declared_length_) {
@@ -339,6 +344,8 @@ void Connection::ran_for(int64_t us) { worker_.slot().count_duration(us); }
 void Connection::complete() {
   in_executor_ = false;
   body_wanted_.store(false, std::memory_order_relaxed);  // the app ended while it waited
+  if (write_wanted_.exchange(false, std::memory_order_relaxed)) event_del(&write_ev_);
+  backlog_failed_ = false;
   if (read_parked_) {  // fired while in the app: what arrived waits for request_done()
     read_parked_ = false;
     event_add(&read_ev_, nullptr);

@@ -83,6 +83,8 @@ class Connection final : public app::Exchange, public Task {
   std::string_view tls_var(std::string_view name) const override;
   int64_t read_body(void* buf, size_t len) override;
   int64_t try_read_body(void* buf, size_t len) override;
+  int try_stream(const void* data, size_t len) override;
+  int stream_flushed() const override;
   bool body_complete() const override { return body_done_ && body_read_ == body_end_; }
   void set_status(int status) override { status_ = status; }
   bool set_reason(std::string_view reason) override;
@@ -147,6 +149,16 @@ class Connection final : public app::Exchange, public Task {
   bool read_more_blocking();
   // asgi: the app waits for body bytes (try_read_body); this reads them on the loop.
   void read_body_for_app(short what);
+  // The app's thread: stream() that blocks (wait) or queues what the socket does not take.
+  int stream_out(const void* data, size_t len, bool wait);
+  int send_or_queue(bool wait, const char* a, size_t alen, const char* b, size_t blen,
+                    std::string_view c = {});
+  static int fill_iov(iovec* iov, const char* a, size_t alen, const char* b, size_t blen,
+                      std::string_view c);
+  // Writes iov[*first..count) until done or EAGAIN, advancing *first; false on an error.
+  bool write_now(iovec* iov, int count, int* first);
+  // asgi: writes backlog_ on the loop for an app that waits (try_stream).
+  void flush_for_app(short what);
   bool ensure_input_space(size_t want);
   // WebSocket (connection_ws.cpp).
   bool ws_begin();
@@ -245,6 +257,12 @@ class Connection final : public app::Exchange, public Task {
   // Set by the app's thread when try_read_body found nothing, cleared by the loop once it
   // read something for it: meanwhile only the loop touches the body's fields.
   std::atomic<bool> body_wanted_{false};
+  // Likewise for a streamed write the socket did not take whole (try_stream): backlog_ holds
+  // the rest, which the loop writes; backlog_failed_ says how that went.
+  std::atomic<bool> write_wanted_{false};
+  std::string backlog_;
+  size_t backlog_sent_ = 0;
+  bool backlog_failed_ = false;
   int body_error_status_ = 400;
   std::string_view body_error_reason_;
   bool continue_sent_ = false;

@@ -7,7 +7,7 @@
 //   [raw_pos_, in_len_)     received bytes not yet decoded (or the next pipelined request)
 // Small bodies are read before the app runs (evented); larger ones, and bodies behind
 // "Expect: 100-continue", are read by the app call itself, blocking with body_timeout; an
-// asgi app's loop never blocks on them (try_read_body: the worker's loop reads for it).
+// asgi app's loop never blocks on them, nor on a streamed write (connection_async.cpp).
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
@@ -182,79 +182,50 @@ int64_t Connection::read_body(void* out, size_t len) {
   return static_cast<int64_t>(n);
 }
 
-// The app's thread. Over TLS the read blocks as read_body does: the loop reading through the
-// SSL object while the app's thread writes through it would race inside OpenSSL.
-int64_t Connection::try_read_body(void* out, size_t len) {
-  if (ssl_ != nullptr || (request_.expect_continue && !continue_sent_)) {
-    return read_body(out, len);  // (the 100 Continue goes out first, with a blocking write)
-  }
-  if (body_wanted_.load(std::memory_order_acquire)) return app::Exchange::kBodyPending;
-  while (body_read_ == body_end_ && !body_done_ && !body_failed_) {
-    ReadMore r = read_more();
-    if (r == ReadMore::kFailed) body_failed_ = true;
-    if (r == ReadMore::kGot) pump_body();
-    if (r == ReadMore::kWouldBlock) {
-      // Nothing yet: the loop reads (read_body_for_app) and wakes the app's loop then.
-      body_wanted_.store(true, std::memory_order_release);
-      worker_.executor().poke(*this);
-      return app::Exchange::kBodyPending;
-    }
-  }
-  return read_body(out, len);
-}
-
-// On the loop thread, for an app that is waiting in try_read_body: the read event (armed by
-// poked() with body_timeout) delivered bytes, or the deadline passed.
-void Connection::read_body_for_app(short what) {
-  if (what & EV_TIMEOUT) {
-    body_failed_ = true;
-    body_error_status_ = 408;
-    body_error_reason_ = "request body not received in time";
-  } else {
-    // Never grows the buffer here: that parses the head again, which the app's thread may
-    // be reading. With no room left the app's own try_read_body makes it.
-    ReadMore r = read_more(false);
-    if (r == ReadMore::kWouldBlock) return;
-    if (r == ReadMore::kFailed) body_failed_ = true;
-    if (r == ReadMore::kGot) pump_body();
-    if (r == ReadMore::kGot && body_read_ == body_end_ && !body_done_ && !body_failed_) {
-      return;  // framing only (a chunk-size line): wait for the data
-    }
-  }
-  event_add(&read_ev_, nullptr);  // registered without a deadline again, as during any call
-  read_parked_ = false;
-  body_wanted_.store(false, std::memory_order_release);
-  worker_.executor().notify(*this);
-}
-
-bool Connection::send_all_blocking(const char* a, size_t alen, const char* b, size_t blen,
-                                   std::string_view c) {
-  iovec iov[3];
+int Connection::fill_iov(iovec* iov, const char* a, size_t alen, const char* b, size_t blen,
+                         std::string_view c) {
   int count = 0;
   for (auto [data, len] : {std::pair{a, alen}, std::pair{b, blen}, std::pair{c.data(), c.size()}})
     if (len > 0) iov[count++] = {const_cast<char*>(data), len};
-  int first = 0;
-  while (first < count) {
-    ssize_t n = io_writev(iov + first, count - first);
+  return count;
+}
+
+bool Connection::write_now(iovec* iov, int count, int* first) {
+  while (*first < count) {
+    ssize_t n = io_writev(iov + *first, count - *first);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN) return false;
-      pollfd p{fd_.get(), io_wait_events(POLLOUT), 0};
-      if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) return false;
-      continue;
+      return errno == EAGAIN;
     }
     worker_.slot().add_bytes_out(static_cast<uint64_t>(n));
     size_t done = static_cast<size_t>(n);
-    while (first < count && done >= iov[first].iov_len) done -= iov[first++].iov_len;
-    if (first < count) {
-      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + done;
-      iov[first].iov_len -= done;
+    while (*first < count && done >= iov[*first].iov_len) done -= iov[(*first)++].iov_len;
+    if (*first < count) {
+      iov[*first].iov_base = static_cast<char*>(iov[*first].iov_base) + done;
+      iov[*first].iov_len -= done;
     }
   }
   return true;
 }
 
-int Connection::stream(const void* data, size_t len) {
+bool Connection::send_all_blocking(const char* a, size_t alen, const char* b, size_t blen,
+                                   std::string_view c) {
+  iovec iov[3];
+  const int count = fill_iov(iov, a, alen, b, blen, c);
+  int first = 0;
+  for (;;) {
+    if (!write_now(iov, count, &first)) return false;
+    if (first == count) return true;
+    pollfd p{fd_.get(), io_wait_events(POLLOUT), 0};
+    if (poll(&p, 1, timeout_ms(worker_.settings().body_timeout)) <= 0) return false;
+  }
+}
+
+int Connection::stream(const void* data, size_t len) { return stream_out(data, len, true); }
+
+// The app's thread: the head first, then the data (in a chunk unless a length was declared).
+// With `wait` a full socket blocks here; without, what it does not take is queued (send).
+int Connection::stream_out(const void* data, size_t len, bool wait) {
   if (state_ == State::kClosed) return -1;
   const bool head_request = request_.method == "HEAD";
   const bool chunked = !declared_ && request_.version_minor == 1;
@@ -283,18 +254,18 @@ int Connection::stream(const void* data, size_t len) {
     len = static_cast<size_t>(declared_length_ - bytes_sent_);
   }
   if (head_request || len == 0 || !http::status_allows_body(status_)) {
-    return out_.empty() || send_all_blocking(out_.data(), out_.size(), nullptr, 0) ? 0 : -1;
+    return out_.empty() ? 0 : send_or_queue(wait, out_.data(), out_.size(), nullptr, 0);
   }
   if (chunked) http::render_chunk_size(len, out_);
   // Chunk size, data and the chunk's CRLF in one writev.
-  bool ok = send_all_blocking(out_.data(), out_.size(), static_cast<const char*>(data), len,
-                              chunked ? "\r\n" : "");
-  if (!ok) {
+  int rc = send_or_queue(wait, out_.data(), out_.size(), static_cast<const char*>(data), len,
+                         chunked ? "\r\n" : "");
+  if (rc < 0) {
     keep_alive_ = false;
     return -1;
   }
   bytes_sent_ += len;
-  return 0;
+  return rc;
 }
 
 void Connection::set_content_length(uint64_t length) {

@@ -68,7 +68,11 @@ bool Connection::ws_begin() {
 void Connection::poked() {
   if (body_wanted_.load(std::memory_order_acquire)) {  // try_read_body: read for the app
     arm_read(worker_.settings().body_timeout);
-    return;
+  }
+  if (write_wanted_.load(std::memory_order_acquire)) {  // try_stream: write for the app
+    const double t = worker_.settings().body_timeout;
+    timeval tv = to_timeval(t);
+    event_add(&write_ev_, t > 0 ? &tv : nullptr);
   }
   if (!ws_call_ || ws_tcp_closed_) return;  // late: the call or its socket is gone
   if (!ws_open_) {

@@ -322,6 +322,24 @@ def test_slow_upload_never_holds_the_loop(server, framing):
     assert resp.status == 200 and resp.body == b"300000"
 
 
+def test_slow_reader_never_holds_the_loop(server):
+    # A client that does not read a large streamed response: the app's send() waits (the
+    # worker's loop writes behind the full socket) and other requests are served meanwhile;
+    # a blocking write held the app's loop, and every request of the worker, for up to
+    # body_timeout. /progress can see in_send only while a send() is suspended.
+    start(server, "asgi_plain:app", "--body-timeout", "120")
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", server.port))
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_for(lambda: progress(server)["in_send"], what="a send() that waits")
+        resp = RawReader(s).read_response()
+    assert resp.status == 200 and len(resp.body) == 64 * 262144
+    assert all(resp.body[i * 262144] == i for i in range(64))
+    assert resp.body == b"".join(bytes([i]) * 262144 for i in range(64))
+
+
 def test_client_gone_mid_upload_is_http_disconnect(server):
     start(server, "asgi_plain:app")
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:

@@ -108,7 +108,7 @@ class _Lifespan:
 class _Cycle:
     """One HTTP request: the app's receive() and send() over its connection's handle."""
 
-    __slots__ = ("h", "more", "started", "streamed", "done", "waiter")
+    __slots__ = ("h", "more", "started", "streamed", "done", "waiter", "drain")
 
     def __init__(self, h):
         self.h = h
@@ -116,7 +116,8 @@ class _Cycle:
         self.started = False  # http.response.start seen
         self.streamed = False  # a body message with more_body went out
         self.done = False  # the handle went back to the worker
-        self.waiter = None
+        self.waiter = None  # receive(): body bytes the worker reads, or the exchange's end
+        self.drain = None  # send(): a streamed body the worker writes behind a full socket
 
     async def receive(self):
         while self.more and not self.done:
@@ -132,11 +133,11 @@ class _Cycle:
             # a second receive() meanwhile waits for the same wake-up.
             if self.waiter is None or self.waiter.done():
                 self.waiter = asyncio.get_running_loop().create_future()
-            _READING[self.h] = self
+            _WAITING[self.h] = self
             try:
                 await asyncio.shield(self.waiter)
             finally:
-                _READING.pop(self.h, None)
+                _WAITING.pop(self.h, None)
         if not self.done:
             # The body is all read: the next event is the end of the exchange (finish()),
             # for every receive() that waits.
@@ -153,7 +154,19 @@ class _Cycle:
             if not self.started:
                 raise RuntimeError("http.response.body before http.response.start")
             more = message.get("more_body", False)
-            if not _c.body(self.h, message.get("body", b""), more, self.streamed):
+            sent = _c.body(self.h, message.get("body", b""), more, self.streamed)
+            while sent is None:  # the socket is full: the worker's loop writes the rest
+                self.drain = asyncio.get_running_loop().create_future()
+                _WAITING[self.h] = self
+                try:
+                    await self.drain
+                finally:
+                    _WAITING.pop(self.h, None)
+                    self.drain = None
+                sent = _c.drained(self.h)
+            if self.done:
+                return
+            if not sent:
                 self.finish(False)  # the client is gone: the worker closes
             elif more:
                 self.streamed = True
@@ -167,11 +180,15 @@ class _Cycle:
         else:
             raise RuntimeError(f"unexpected ASGI message type {kind!r} on an http scope")
 
+    def wake(self):
+        for future in (self.waiter, self.drain):
+            if future is not None and not future.done():
+                future.set_result(None)
+
     def finish(self, ok, error=None):
         self.done = True
         _c.end(self.h, ok, error)
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
+        self.wake()
 
 
 class ClientDisconnected(OSError):
@@ -179,7 +196,7 @@ class ClientDisconnected(OSError):
 
 
 _WS = {}  # handle -> _WsCycle of the WebSockets in flight (their wake-ups come by handle)
-_READING = {}  # handle -> _Cycle whose receive() waits for body bytes the worker reads
+_WAITING = {}  # handle -> _Cycle waiting for the worker: body bytes to read, or a write
 
 
 class _WsCycle:
@@ -194,7 +211,8 @@ class _WsCycle:
         self.connected = False  # websocket.connect delivered
         self.accepted = False
         self.done = False  # the handle went back to the worker
-        self.waiter = None
+        self.waiter = None  # receive(): body bytes the worker reads, or the exchange's end
+        self.drain = None  # send(): a streamed body the worker writes behind a full socket
         self.drain = None
 
     def wake(self):
@@ -362,9 +380,9 @@ def serve(app, fd, lifespan_mode, loop_kind, hooks):
                 if ws is not None:
                     ws.wake()
                     continue
-                cycle = _READING.get(h)
-                if cycle is not None and not cycle.waiter.done():
-                    cycle.waiter.set_result(None)
+                cycle = _WAITING.get(h)
+                if cycle is not None:
+                    cycle.wake()
 
         loop.add_reader(fd, wake)
         _c.started(True)

@@ -234,11 +234,22 @@ PyObject* body(PyObject*, PyObject* args) {
     // writes it with the head once the call is handed back.
     x.write(data.buf, static_cast<size_t>(data.len));
   } else {
-    // Streamed: written now (a full socket buffer waits here, body_timeout at most).
-    Py_BEGIN_ALLOW_THREADS rc = x.stream(data.buf, static_cast<size_t>(data.len));
+    // Streamed: written now; what a full socket does not take the worker's loop writes, and
+    // None tells the glue to wait for that (drained()). Over TLS a full socket waits here.
+    Py_BEGIN_ALLOW_THREADS rc = x.try_stream(data.buf, static_cast<size_t>(data.len));
     Py_END_ALLOW_THREADS
   }
   PyBuffer_Release(&data);
+  if (rc == app::Exchange::kStreamPending) Py_RETURN_NONE;
+  return Py_NewRef(rc == 0 ? Py_True : Py_False);
+}
+
+// After body() gave None: None while the worker still writes, then whether that worked.
+PyObject* drained(PyObject*, PyObject* handle) {
+  app::Call* call = call_of(handle);
+  if (call == nullptr) return nullptr;
+  int rc = call->exchange()->stream_flushed();
+  if (rc == app::Exchange::kStreamPending) Py_RETURN_NONE;
   return Py_NewRef(rc == 0 ? Py_True : Py_False);
 }
 
@@ -283,9 +294,11 @@ PyMethodDef kMethods[] = {
     {"take", take, METH_NOARGS, "take() -> [handle, ...] or None once the worker stops"},
     {"started", started, METH_VARARGS, "started(ok, message='')"},
     {"scope", scope, METH_VARARGS, "scope(handle, state) -> the HTTP scope"},
-    {"read", read, METH_O, "read(handle) -> (body, more_body)"},
+    {"read", read, METH_O, "read(handle) -> (body, more_body), or None: wait for a wake-up"},
     {"start", start, METH_VARARGS, "start(handle, status, headers)"},
-    {"body", body, METH_VARARGS, "body(handle, data, more, streamed) -> False: client gone"},
+    {"body", body, METH_VARARGS,
+     "body(handle, data, more, streamed) -> False: client gone; None: wait, then drained()"},
+    {"drained", drained, METH_O, "drained(handle) -> None while writing, then True or False"},
     {"end", end, METH_VARARGS, "end(handle, ok, error=None)"},
     {"log", log, METH_VARARGS, "log(level, text)"},
     {"ws_accept", ws_accept, METH_VARARGS, "ws_accept(handle, subprotocol, headers)"},

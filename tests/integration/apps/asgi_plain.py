@@ -7,7 +7,8 @@ import os
 
 _waiting = 0
 _all_in = None  # an asyncio.Event, made on the worker's loop
-_progress = {"received": 0, "done": False, "disconnected": False}  # of the last /upload
+_progress = {"received": 0, "done": False, "disconnected": False,  # of the last /upload
+             "in_send": False}  # /big
 
 
 async def _body(receive):
@@ -97,6 +98,15 @@ async def app(scope, receive, send):
                 break
         _progress["done"] = True
         await _respond(send, 200, str(_progress["received"]).encode())
+    elif path == "/big":  # 64 x 256 KiB streamed; /progress sees whether a send() waits
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/octet-stream")]})
+        for i in range(64):
+            _progress["in_send"] = True  # seen by another request only if send() waits
+            await send({"type": "http.response.body", "body": bytes([i]) * 262144,
+                        "more_body": True})
+            _progress["in_send"] = False
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
     elif path == "/progress":
         await _respond(send, 200, json.dumps(_progress).encode(), b"application/json")
     elif path == "/probe":
