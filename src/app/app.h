@@ -121,6 +121,9 @@ class CallQueue {
   // The app's thread, once, before any take(): the loop serves (lifespan startup passed),
   // or it failed with error (the worker exits 4).
   virtual void started(bool ok, const std::string& error) = 0;
+  // The app's thread: the code of this call starts now. Should the loop then stop coming
+  // back to take(), the worker's timeout names it.
+  virtual void running(Call& /*call*/) {}
 
  protected:
   ~CallQueue() = default;

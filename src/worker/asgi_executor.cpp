@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -91,7 +92,36 @@ void AsgiExecutor::started(bool ok, const std::string& error) {
 void AsgiExecutor::wake_app() {
   if (wake_pending_) return;
   wake_pending_ = true;
+  wake_since_ms_ = monotonic_ms();
   wake(wake_fd_.get());
+}
+
+void AsgiExecutor::tick() {
+  std::lock_guard lock(mu_);
+  if (start_ok_ && !stopping_) wake_app();  // (lifespan startup and shutdown may take long)
+}
+
+int64_t AsgiExecutor::oldest(std::string* what) const {
+  std::lock_guard lock(mu_);
+  // A healthy loop comes back within milliseconds: one that has not for a second is
+  // reported, with when it was woken, and the arbiter's timeout runs from there.
+  if (!wake_pending_ || stopping_ || !start_ok_ || monotonic_ms() - wake_since_ms_ < 1000) {
+    return 0;
+  }
+  if (what != nullptr) {
+    *what = running_[0] != '\0'
+                ? std::string("the asyncio loop, blocked since ") + running_ + " started"
+                : std::string("the asyncio loop, blocked");
+  }
+  return wake_since_ms_;
+}
+
+void AsgiExecutor::running(app::Call& call) {
+  std::string_view what = static_cast<Task&>(call).what();
+  std::lock_guard lock(mu_);
+  const size_t n = std::min(what.size(), sizeof running_ - 1);
+  std::memcpy(running_, what.data(), n);
+  running_[n] = '\0';
 }
 
 void AsgiExecutor::submit(Task& task) {

@@ -49,12 +49,17 @@ class AsgiExecutor final : public Executor, public app::CallQueue {
   int capacity() const override { return capacity_; }
   void notify(Task& task) override;
   void poke(Task& task) override;  // any thread
+  // The app's loop must answer a wake-up within the worker's timeout; one that does not (a
+  // coroutine that blocks: CPU-bound code, time.sleep) is what oldest() reports as stuck.
+  void tick() override;
+  int64_t oldest(std::string* what) const override;
 
   // app::CallQueue (the app's thread).
   int wake_fd() const override { return wake_fd_.get(); }
   bool take(std::vector<app::Call*>* calls, std::vector<app::Call*>* woken) override;
   void done(app::Call& call, bool ok) override;
   void started(bool ok, const std::string& error) override;
+  void running(app::Call& call) override;
 
  private:
   void thread_main();
@@ -63,11 +68,13 @@ class AsgiExecutor final : public Executor, public app::CallQueue {
 
   app::App& app_;
   const int capacity_;
-  std::mutex mu_;  // guards inbox_, stopping_ and the start state
+  mutable std::mutex mu_;  // guards inbox_, the wake-up, running_, stopping_, the start state
   std::condition_variable cv_;
   std::vector<Task*> inbox_, taking_;  // swapped, so neither reallocates for long
   std::vector<Task*> woken_, waking_;  // WebSockets with news for the app (notify)
   bool wake_pending_ = false;          // the eventfd was written since the last take()
+  int64_t wake_since_ms_ = 0;          // when it was (monotonic): how long the loop is away
+  char running_[128] = {};             // what the last call that started is (running())
   bool stopping_ = false;
   bool start_reported_ = false;
   bool start_ok_ = false;

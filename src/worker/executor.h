@@ -65,6 +65,9 @@ class Executor {
   // the loop thread soon. Each is queued once however often it is asked.
   virtual void notify(Task& /*task*/) {}
   virtual void poke(Task& /*task*/) {}
+  // Loop thread, once a second (the worker's tick): an executor whose thread runs a loop of
+  // its own asks it to come back (asgi), so that oldest() sees a loop that no longer does.
+  virtual void tick() {}
 };
 
 // sync: the call runs inline on the loop thread, stamped in the worker's scoreboard slot so

@@ -438,9 +438,11 @@ void Worker::tick() {
   if (access_log_) access_log_->flush();
 }
 
-// gthread: the loop is never inside a call, so its heartbeat stays fresh; the arbiter learns
-// about a stuck call from the oldest one a pool thread has stamped, published here.
+// gthread and asgi: the loop is never inside a call, so its heartbeat stays fresh; the
+// arbiter learns about a stuck call from the oldest one a pool thread has stamped (or a
+// blocked asyncio loop), published here.
 void Worker::publish_calls() {
+  pool_->tick();  // asgi: the app's loop must come back (its oldest() says since when not)
   std::string what;
   int64_t started = pool_->oldest(&what);
   if (started != 0) slot_.set_request(what);

@@ -351,6 +351,28 @@ def test_client_gone_mid_upload_is_http_disconnect(server):
     assert server.request("GET", "/scope")[0] == 200  # the worker serves on
 
 
+def test_blocked_event_loop_is_killed_by_timeout_and_named(server):
+    start(server, "asgi_plain:app", "--timeout", "2")
+    (first,) = server.wait_workers(1)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_for(lambda: server.log_has("WORKER TIMEOUT"), 30, what="the worker timeout")
+        assert s.recv(65536) == b""  # the worker died with it
+    assert ('serving "the asyncio loop, blocked since GET /block HTTP/1.1 started"'
+            in server.log())
+    wait_for(lambda: server.workers() - {first}, 30, what="a new worker")
+    assert server.request("GET", "/scope")[0] == 200
+
+
+def test_long_poll_is_not_a_timeout(server):
+    # The coroutine awaits for longer than timeout: the loop comes back all along.
+    start(server, "asgi_plain:app", "--timeout", "1")
+    (worker,) = server.wait_workers(1)
+    status, _, body = server.request("GET", "/nap?3", timeout=30)
+    assert (status, body) == (200, b"rested")
+    assert "WORKER TIMEOUT" not in server.log() and server.workers() == {worker}
+
+
 def test_django_get_asgi_application(server):
     # Django 3.2 from Debian, its project served as its ASGI deployment docs write it.
     server.start("-w", "1", "-k", "asgi", "--chdir", APPS, app="mysite.asgi", env=ENV)

@@ -94,6 +94,7 @@ PyObject* scope(PyObject*, PyObject* args) {
   if (!PyArg_ParseTuple(args, "OO:scope", &handle, &state)) return nullptr;
   app::Call* call = call_of(handle);
   if (call == nullptr) return nullptr;
+  if (g_queue != nullptr) g_queue->running(*call);  // a task's first step: its app code next
   app::Exchange& x = *call->exchange();
   const http::Request& r = x.request();
   app::WebSocket* ws = x.websocket();

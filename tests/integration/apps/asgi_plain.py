@@ -107,6 +107,13 @@ async def app(scope, receive, send):
                         "more_body": True})
             _progress["in_send"] = False
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+    elif path == "/block":  # blocks the event loop itself, as CPU-bound code would
+        import time
+        time.sleep(60)
+        await _respond(send, 200, b"woke")
+    elif path == "/nap":  # a long poll: awaits, so the loop goes on
+        await asyncio.sleep(float(scope["query_string"] or b"1"))
+        await _respond(send, 200, b"rested")
     elif path == "/progress":
         await _respond(send, 200, json.dumps(_progress).encode(), b"application/json")
     elif path == "/probe":
