@@ -340,6 +340,10 @@ if io is not None:
 if any(c["scenario"] == "ASGI hello keep-alive" for c in cases):
     out.append(rps_goal("ASGI hello ≥ 2.5× uvicorn (uvloop, httptools; same workers)",
                         "ASGI hello keep-alive", "cppicorn-asgi", "uvicorn", at_least=2.5))
+if any(c["scenario"] == "FastAPI hello keep-alive" for c in cases):
+    out.append(rps_goal("FastAPI hello ≥ 1.5× uvicorn (uvloop, httptools; same workers)",
+                        "FastAPI hello keep-alive", "cppicorn-fastapi", "uvicorn-fastapi",
+                        at_least=1.5))
 if any(c["scenario"] == "WebSocket echo (msg/s)" for c in cases):
     out.append(rps_goal("WebSocket echo ≥ 2× uvicorn (64 connections, one message in flight)",
                         "WebSocket echo (msg/s)", "cppicorn-asgi", "uvicorn", at_least=2.0))

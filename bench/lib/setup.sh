@@ -17,6 +17,8 @@ install_peers() {
   /usr/bin/python3 -c 'import gevent' 2>/dev/null || pkgs+=(python3-gevent)
   /usr/bin/python3 -c 'import uvicorn, uvloop, httptools' 2>/dev/null ||
     pkgs+=(python3-uvicorn python3-uvloop python3-httptools)
+  /usr/bin/python3 -c 'import hypercorn' 2>/dev/null || pkgs+=(python3-hypercorn)
+  /usr/bin/python3 -c 'import fastapi' 2>/dev/null || pkgs+=(python3-fastapi)
   command -v h2load >/dev/null || pkgs+=(nghttp2-client)  # bench/tls
   command -v gnuplot >/dev/null || pkgs+=(gnuplot-nox)
   command -v curl >/dev/null || pkgs+=(curl)
