@@ -369,6 +369,7 @@ const Setting kTable[] = {
             "gunicorn.conf.py gives it too; empty: the peer cannot set the scheme.",
      .check = check_scheme_header,
      .list = ListStyle::kComma,
+     .default_doc = "X-FORWARDED-PROTOCOL=ssl, X-FORWARDED-PROTO=https, X-FORWARDED-SSL=on",
      .map = true},
     {.name = "forwarder_headers",
      .flags = "--forwarder-headers",

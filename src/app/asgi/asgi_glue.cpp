@@ -163,9 +163,9 @@ class _Cycle:
                 finally:
                     _WAITING.pop(self.h, None)
                     self.drain = None
+                if self.done:
+                    return  # finished meanwhile: the handle is the worker's again
                 sent = _c.drained(self.h)
-            if self.done:
-                return
             if not sent:
                 self.finish(False)  # the client is gone: the worker closes
             elif more:
