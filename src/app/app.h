@@ -84,6 +84,9 @@ class Exchange {
   static constexpr int kStreamPending = 1;
   virtual int try_stream(const void* data, size_t len) { return stream(data, len); }
   virtual int stream_flushed() const { return 0; }
+  // For an app on its own loop (asgi): the client closed its side while the call ran, seen by
+  // the worker's loop, which then puts the call in take()'s woken list (http.disconnect).
+  virtual bool client_gone() const { return false; }
   // The body's length as the app announces it (its Content-Length), before the first
   // stream(): the streamed body is then framed by Content-Length instead of chunks (bytes
   // beyond it are dropped; a body that ends short closes the connection), and a HEAD

@@ -129,6 +129,7 @@ void Connection::on_read(evutil_socket_t, short what, void* self) {
   auto* c = static_cast<Connection*>(self);
   if (c->in_executor_) {  // only loop-owned fields here: a pool thread owns the rest
     if (c->body_wanted_.load(std::memory_order_acquire)) return c->read_body_for_app(what);
+    if (c->worker_.asgi() && !c->ws_call_ && (what & EV_READ) != 0) c->check_client_gone();
     event_del(&c->read_ev_);
     c->read_parked_ = true;
     return;
@@ -301,6 +302,11 @@ void Connection::run_app() {
     // keep-alive timer of a long call), on_read parks it instead, once.
     event_del(&write_ev_);
     in_executor_ = true;
+    // asgi: a call may last (a long poll); the read event tells the app if the client
+    // leaves meanwhile (check_client_gone). A request read on accept never registered it.
+    if (worker_.asgi() && !event_pending(&read_ev_, EV_READ, nullptr)) {
+      event_add(&read_ev_, nullptr);
+    }
   }
   worker_.submit(*this);
 }
@@ -345,6 +351,7 @@ void Connection::complete() {
   in_executor_ = false;
   body_wanted_.store(false, std::memory_order_relaxed);  // the app ended while it waited
   if (write_wanted_.exchange(false, std::memory_order_relaxed)) event_del(&write_ev_);
+  client_gone_.store(false, std::memory_order_relaxed);
   backlog_failed_ = false;
   if (read_parked_) {  // fired while in the app: what arrived waits for request_done()
     read_parked_ = false;

@@ -85,6 +85,7 @@ class Connection final : public app::Exchange, public Task {
   int64_t try_read_body(void* buf, size_t len) override;
   int try_stream(const void* data, size_t len) override;
   int stream_flushed() const override;
+  bool client_gone() const override { return client_gone_.load(std::memory_order_acquire); }
   bool body_complete() const override { return body_done_ && body_read_ == body_end_; }
   void set_status(int status) override { status_ = status; }
   bool set_reason(std::string_view reason) override;
@@ -159,6 +160,8 @@ class Connection final : public app::Exchange, public Task {
   bool write_now(iovec* iov, int count, int* first);
   // asgi: writes backlog_ on the loop for an app that waits (try_stream).
   void flush_for_app(short what);
+  // asgi: the socket turned readable during a call: a FIN or reset means the client left.
+  void check_client_gone();
   bool ensure_input_space(size_t want);
   // WebSocket (connection_ws.cpp).
   bool ws_begin();
@@ -263,6 +266,7 @@ class Connection final : public app::Exchange, public Task {
   std::string backlog_;
   size_t backlog_sent_ = 0;
   bool backlog_failed_ = false;
+  std::atomic<bool> client_gone_{false};  // check_client_gone() saw the peer close
   int body_error_status_ = 400;
   std::string_view body_error_reason_;
   bool continue_sent_ = false;

@@ -9,10 +9,12 @@
 //          body_timeout -> read_body_for_app: recv + decode -> notify -> try again
 //   write: try_stream -> socket full -> the rest in backlog_, write_wanted_, poke ->
 //          poked(): write event with body_timeout -> flush_for_app -> notify -> stream_flushed
+//   gone:  the read event during a call -> check_client_gone: end of stream -> notify
 //
 // Over TLS both block as before: the loop cannot use the SSL object while the app's thread
 // may be using it for the other direction.
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 
@@ -120,6 +122,18 @@ void Connection::flush_for_app(short what) {
   event_del(&write_ev_);
   backlog_failed_ = failed;
   write_wanted_.store(false, std::memory_order_release);
+  worker_.executor().notify(*this);
+}
+
+// On the loop thread, when the socket turns readable during an asgi call whose body the
+// app is not waiting for: bytes are a pipelined request (parked for later, as in any call);
+// end of stream or an error is the client gone, which the app hears as http.disconnect.
+// MSG_PEEK reads nothing, so TLS records stay where OpenSSL will look for them.
+void Connection::check_client_gone() {
+  char byte;
+  ssize_t n = ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;
+  client_gone_.store(true, std::memory_order_release);
   worker_.executor().notify(*this);
 }
 

@@ -340,6 +340,18 @@ def test_slow_reader_never_holds_the_loop(server):
     assert resp.body == b"".join(bytes([i]) * 262144 for i in range(64))
 
 
+def test_client_leaving_during_a_call_is_http_disconnect(server):
+    # The app neither reads nor writes (a long poll): the worker's loop sees the close and
+    # the app's receive() returns http.disconnect (it waited for the response's end).
+    start(server, "asgi_plain:app")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /until-gone HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_for(lambda: progress(server)["waiting"], what="the app in receive()")
+        assert progress(server)["gone"] is None
+    wait_for(lambda: progress(server)["gone"] == "http.disconnect", what="http.disconnect")
+    assert server.request("GET", "/scope")[0] == 200
+
+
 def test_client_gone_mid_upload_is_http_disconnect(server):
     start(server, "asgi_plain:app")
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:

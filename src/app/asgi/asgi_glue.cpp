@@ -138,12 +138,18 @@ class _Cycle:
                 await asyncio.shield(self.waiter)
             finally:
                 _WAITING.pop(self.h, None)
-        if not self.done:
-            # The body is all read: the next event is the end of the exchange (finish()),
-            # for every receive() that waits.
+        while not self.done:
+            # The body is all read: the next event is the end of the exchange (finish()), or
+            # the client leaving (the worker wakes us; other wake-ups are not that).
             if self.waiter is None or self.waiter.done():
                 self.waiter = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self.waiter)
+            _WAITING[self.h] = self
+            try:
+                await asyncio.shield(self.waiter)
+            finally:
+                _WAITING.pop(self.h, None)
+            if not self.done and _c.gone(self.h):
+                break
         return {"type": "http.disconnect"}
 
     async def send(self, message):

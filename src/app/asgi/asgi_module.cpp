@@ -245,6 +245,14 @@ PyObject* body(PyObject*, PyObject* args) {
   return Py_NewRef(rc == 0 ? Py_True : Py_False);
 }
 
+// Whether the client closed its side while the call ran (a woken call that waits for the
+// end of its exchange asks this).
+PyObject* gone(PyObject*, PyObject* handle) {
+  app::Call* call = call_of(handle);
+  if (call == nullptr) return nullptr;
+  return Py_NewRef(call->exchange()->client_gone() ? Py_True : Py_False);
+}
+
 // After body() gave None: None while the worker still writes, then whether that worked.
 PyObject* drained(PyObject*, PyObject* handle) {
   app::Call* call = call_of(handle);
@@ -300,6 +308,7 @@ PyMethodDef kMethods[] = {
     {"body", body, METH_VARARGS,
      "body(handle, data, more, streamed) -> False: client gone; None: wait, then drained()"},
     {"drained", drained, METH_O, "drained(handle) -> None while writing, then True or False"},
+    {"gone", gone, METH_O, "gone(handle) -> whether the client closed its side"},
     {"end", end, METH_VARARGS, "end(handle, ok, error=None)"},
     {"log", log, METH_VARARGS, "log(level, text)"},
     {"ws_accept", ws_accept, METH_VARARGS, "ws_accept(handle, subprotocol, headers)"},

@@ -8,7 +8,8 @@ import os
 _waiting = 0
 _all_in = None  # an asyncio.Event, made on the worker's loop
 _progress = {"received": 0, "done": False, "disconnected": False,  # of the last /upload
-             "in_send": False}  # /big
+             "in_send": False,  # /big
+             "waiting": False, "gone": None}  # /until-gone
 
 
 async def _body(receive):
@@ -114,6 +115,10 @@ async def app(scope, receive, send):
     elif path == "/nap":  # a long poll: awaits, so the loop goes on
         await asyncio.sleep(float(scope["query_string"] or b"1"))
         await _respond(send, 200, b"rested")
+    elif path == "/until-gone":  # sends nothing: waits for the client to leave
+        await _body(receive)
+        _progress["waiting"] = True
+        _progress["gone"] = (await receive())["type"]
     elif path == "/progress":
         await _respond(send, 200, json.dumps(_progress).encode(), b"application/json")
     elif path == "/probe":
