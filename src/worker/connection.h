@@ -147,6 +147,7 @@ class Connection final : public app::Exchange, public Task {
   // One recv into the body's space (kFailed sets the error status); kNoRoom: the buffer is
   // full and may_grow is false.
   ReadMore read_more(bool may_grow = true);
+  bool send_continue();  // "100 Continue" before the first body read, when asked for
   bool read_more_blocking();
   // asgi: the app waits for body bytes (try_read_body); this reads them on the loop.
   void read_body_for_app(short what);

@@ -25,10 +25,9 @@ namespace cppicorn::worker {
 
 // The app's thread.
 int64_t Connection::try_read_body(void* out, size_t len) {
-  if (ssl_ != nullptr || (request_.expect_continue && !continue_sent_)) {
-    return read_body(out, len);  // (the 100 Continue goes out first, with a blocking write)
-  }
+  if (ssl_ != nullptr) return read_body(out, len);
   if (body_wanted_.load(std::memory_order_acquire)) return app::Exchange::kBodyPending;
+  if (body_failed_ || !send_continue()) return -1;
   while (body_read_ == body_end_ && !body_done_ && !body_failed_) {
     ReadMore r = read_more();
     if (r == ReadMore::kFailed) body_failed_ = true;

@@ -157,16 +157,19 @@ bool Connection::read_more_blocking() {
   }
 }
 
+// The app's first body read answers "Expect: 100-continue" (a fresh socket takes these 25
+// bytes at once); false if that write failed.
+bool Connection::send_continue() {
+  if (!request_.expect_continue || continue_sent_ || head_sent_ || body_done_) return true;
+  continue_sent_ = true;
+  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  if (send_all_blocking(kContinue, sizeof kContinue - 1, nullptr, 0)) return true;
+  body_failed_ = true;
+  return false;
+}
+
 int64_t Connection::read_body(void* out, size_t len) {
-  if (body_failed_) return -1;
-  if (request_.expect_continue && !continue_sent_ && !head_sent_ && !body_done_) {
-    continue_sent_ = true;
-    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    if (!send_all_blocking(kContinue, sizeof kContinue - 1, nullptr, 0)) {
-      body_failed_ = true;
-      return -1;
-    }
-  }
+  if (body_failed_ || !send_continue()) return -1;
   while (body_read_ == body_end_) {
     if (body_done_) return 0;
     if (!read_more_blocking()) {

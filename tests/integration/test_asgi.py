@@ -302,22 +302,31 @@ def progress(server):
     return json.loads(body)
 
 
-@pytest.mark.parametrize("framing", ["length", "chunked"])
+@pytest.mark.parametrize("framing", ["length", "expect", "chunked"])
 def test_slow_upload_never_holds_the_loop(server, framing):
     # The app waits for body bytes that are not sent yet: the worker's loop reads them, and
     # the app's loop serves other requests meanwhile (a blocking read held it for up to
     # body_timeout, and every request of the worker with it).
     start(server, "asgi_plain:app", "--body-timeout", "120")
     first, rest = os.urandom(150_000), os.urandom(150_000)
-    head = b"POST /upload HTTP/1.1\r\nHost: x\r\n" + (
-        b"Content-Length: 300000\r\n\r\n" if framing == "length"
-        else b"Transfer-Encoding: chunked\r\n\r\n")
-    frame = (lambda b: b) if framing == "length" else (lambda b: b"%x\r\n%s\r\n" % (len(b), b))
+    head = b"POST /upload HTTP/1.1\r\nHost: x\r\n" + {
+        "length": b"Content-Length: 300000\r\n\r\n",
+        "expect": b"Content-Length: 300000\r\nExpect: 100-continue\r\n\r\n",
+        "chunked": b"Transfer-Encoding: chunked\r\n\r\n"}[framing]
+    chunked = framing == "chunked"
+    frame = (lambda b: b"%x\r\n%s\r\n" % (len(b), b)) if chunked else (lambda b: b)
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        if framing == "expect":  # the body only after the app's first receive() asked for it
+            s.sendall(head)
+            got = b""
+            while not got.endswith(b"\r\n\r\n"):
+                got += s.recv(1)
+            assert got == b"HTTP/1.1 100 Continue\r\n\r\n"
+            head = b""
         s.sendall(head + frame(first))
         wait_for(lambda: progress(server)["received"] == len(first), what="the first part")
         assert progress(server)["done"] is False  # still waiting, and others are served
-        s.sendall(frame(rest) + (b"" if framing == "length" else b"0\r\n\r\n"))
+        s.sendall(frame(rest) + (b"0\r\n\r\n" if chunked else b""))
         resp = RawReader(s).read_response("POST")
     assert resp.status == 200 and resp.body == b"300000"
 

@@ -129,28 +129,25 @@ class _Cycle:
             if got is not None:
                 body, self.more = got
                 return {"type": "http.request", "body": body, "more_body": self.more}
-            # No byte yet: the worker's loop reads for us and wakes us (take()'s woken list);
-            # a second receive() meanwhile waits for the same wake-up.
-            if self.waiter is None or self.waiter.done():
-                self.waiter = asyncio.get_running_loop().create_future()
-            _WAITING[self.h] = self
-            try:
-                await asyncio.shield(self.waiter)
-            finally:
-                _WAITING.pop(self.h, None)
+            await self._woken()  # no byte yet: the worker's loop reads for us
         while not self.done:
             # The body is all read: the next event is the end of the exchange (finish()), or
             # the client leaving (the worker wakes us; other wake-ups are not that).
-            if self.waiter is None or self.waiter.done():
-                self.waiter = asyncio.get_running_loop().create_future()
-            _WAITING[self.h] = self
-            try:
-                await asyncio.shield(self.waiter)
-            finally:
-                _WAITING.pop(self.h, None)
+            await self._woken()
             if not self.done and _c.gone(self.h):
                 break
         return {"type": "http.disconnect"}
+
+    async def _woken(self):
+        """Until the worker wakes this exchange (take()'s woken list) or it ends; every
+        receive() that waits meanwhile shares the one future."""
+        if self.waiter is None or self.waiter.done():
+            self.waiter = asyncio.get_running_loop().create_future()
+        _WAITING[self.h] = self
+        try:
+            await asyncio.shield(self.waiter)
+        finally:
+            _WAITING.pop(self.h, None)
 
     async def send(self, message):
         if self.done:
