@@ -2,8 +2,11 @@
 
 The same work as hello_wsgi.py: a fixed 14-byte body with an explicit Content-Length, the
 messages built once. Lifespan is refused (both servers then go on without it). A WebSocket
-(the wsecho rows) gets each message back as it came.
+(the wsecho and wsidle rows) gets each message back as it came. /sleep (the asgisleep rows)
+answers the same body after `await asyncio.sleep(0.1)`: an I/O-bound coroutine, so a server
+with N connections open can at best answer N / 0.1 s requests per second.
 """
+import asyncio
 
 BODY = b"Hello, World!\n"
 START = {"type": "http.response.start", "status": 200,
@@ -28,5 +31,7 @@ async def app(scope, receive, send):
         if scope["type"] == "websocket":
             return await echo(receive, send)
         raise RuntimeError("no lifespan here")
+    if scope["path"] == "/sleep":
+        await asyncio.sleep(0.1)
     await send(START)
     await send(MESSAGE)
