@@ -75,6 +75,8 @@ run_case() {  # run_case CASE OUTFILE SECONDS
   local id scen inst label path hdr
   IFS='|' read -r id scen inst label path hdr <<<"$1"
   local args=(); [[ -n $hdr ]] && args=(-H "$hdr")
+  local CONNS=$CONNS; [[ $id == asgisleep.* ]] && CONNS=$SLEEP_CONNS  # run_wrk's -c
+  [[ $id == wsidle.* ]] && wsidle_fresh "$inst"  # a server that never held a connection
   local pre; pre=$(mktemp "$RUN/pre.XXXX")
   ensure_up "$inst" "$pre" || true
   local before; before=$(workers_of "${SRV_PID[$inst]:-0}")
@@ -93,6 +95,7 @@ run_case() {  # run_case CASE OUTFILE SECONDS
   case $id in
     tls.*.new.*)     run_handshakes "$2" "${SRV_PORT[$inst]}" "$3" -new ;;
     tls.*.resumed.*) run_handshakes "$2" "${SRV_PORT[$inst]}" "$3" -reuse ;;
+    wsidle.*)        run_ws_idle "$2" "$inst" ;;
     *) if [[ $hdr == WS ]]; then  # the wsecho rows: WebSocket echo messages, not HTTP requests
          run_ws_echo "$2" "${SRV_PORT[$inst]}" "$3"
        else

@@ -94,6 +94,30 @@ for name, ms in launches.items():
     servers[name].update(launch_ms=statistics.median(ms), launch_min_ms=min(ms),
                          launch_max_ms=max(ms), launch_samples=ms)
 cases = read_tsv("cases.tsv", ["id", "scenario", "server", "label", "state"])
+# The wsidle rows measure memory, not a rate: a table of their own (below), out of `cases`.
+ws_idle = [c for c in cases if c["id"].startswith("wsidle.")]
+cases = [c for c in cases if not c["id"].startswith("wsidle.")]
+
+
+def parse_ws_idle(path):
+    """One wsidle round (lib/wsidle.sh's WSIDLE line) -> dict, or None."""
+    m = re.search(r"^WSIDLE (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$",
+                  path.read_text(errors="replace"), re.M)
+    if not m:
+        return None
+    opened, failed, ms, pss0, pss1, rss0, rss1 = map(int, m.groups())
+    return {"opened": opened, "failed": failed, "open_ms": ms,
+            "pss_before_kb": pss0, "pss_after_kb": pss1, "rss_before_kb": rss0,
+            "rss_after_kb": rss1, "pss_per_ws_kb": (pss1 - pss0) / opened if opened else None,
+            "rss_per_ws_kb": (rss1 - rss0) / opened if opened else None}
+
+
+for c in ws_idle:
+    c["runs"] = [r for r in (parse_ws_idle(p) for p in
+                             sorted((RES / "raw").glob(c["id"] + ".r*.txt"))) if r]
+    for key in ("pss_per_ws_kb", "rss_per_ws_kb", "opened", "pss_before_kb", "pss_after_kb"):
+        vals = [r[key] for r in c["runs"] if r[key] is not None]
+        c[key] = statistics.median(vals) if vals else None
 
 # ---- throughput cases
 for c in cases:
@@ -210,6 +234,30 @@ out.append("\nerrors = wrk socket errors (c=connect, r=read, w=write, t=timeout)
               "as a read error although the response was complete (BENCH_UWSGI_SOCKET="
               "http11-socket gives it keep-alive)." if meta.get("uwsgi_socket") == "http-socket"
               else "") + "\n")
+
+if ws_idle:
+    n = int(meta.get("ws_idle_n", "10000") or 10000)
+    base_ws = ws_idle[0]
+    out.append(f"| {n:,} idle WebSockets | opened (median) | PSS growth per WebSocket KiB "
+               "| min–max | vs cppicorn | RSS growth per WebSocket KiB | PSS before → with "
+               "them open MiB |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|")
+    for c in ws_idle:
+        if c["pss_per_ws_kb"] is None:
+            out.append(f"| {c['label']} | {'missing' if c['state'] != 'ok' else 'failed'} "
+                       "| | | | | |")
+            continue
+        per = [r["pss_per_ws_kb"] for r in c["runs"] if r["pss_per_ws_kb"] is not None]
+        out.append(f"| {c['label']} | {fmt_num(c['opened'])} | {c['pss_per_ws_kb']:.1f} | "
+                   f"{min(per):.1f}–{max(per):.1f} | "
+                   f"{ratio(c['pss_per_ws_kb'], base_ws['pss_per_ws_kb'])} | "
+                   f"{fmt_num(c['rss_per_ws_kb'], 1)} | {c['pss_before_kb'] / 1024:.1f} → "
+                   f"{c['pss_after_kb'] / 1024:.1f} |")
+    out.append("\nMemory per idle WebSocket: each round starts the server afresh, sums the "
+               "PSS (`/proc/PID/smaps_rollup`) of its master and workers, opens the WebSockets "
+               "(handshake done, then nothing sent; `lib/ws_idle_hold.c`), sums it again "
+               "with all of them open and divides the growth by the number opened. PSS counts "
+               "a shared page once over the processes; RSS growth alongside.\n")
 
 if any(c["disturbed_runs"] for c in cases):
     out.append("†N: in N runs the server had been killed and was restarted, or its workers "
@@ -347,6 +395,34 @@ if any(c["scenario"] == "FastAPI hello keep-alive" for c in cases):
 if any(c["scenario"] == "WebSocket echo (msg/s)" for c in cases):
     out.append(rps_goal("WebSocket echo ≥ 2× uvicorn (64 connections, one message in flight)",
                         "WebSocket echo (msg/s)", "cppicorn-asgi", "uvicorn", at_least=2.0))
+# The ASGI sleep rows: an I/O-bound coroutine, so the ideal is connections / 0.1 s, as the
+# I/O-bound rows above have workers x threads / 50 ms; the peers' share of it alongside.
+SLEEP = next((c["scenario"] for c in cases if c["id"].startswith("asgisleep.")), None)
+if SLEEP:
+    conns = int(meta.get("sleep_conns", "1000") or 1000)
+    ideal = conns / 0.1
+    ours = next((c for c in cases if c["id"] == "asgisleep.cppicorn-asgi"), None)
+    peers = "; ".join(f"{c['label']} {fmt_num(c['rps_median'])} = {c['rps_median'] / ideal:.2f}×"
+                      for c in cases if c["scenario"] == SLEEP and c is not ours
+                      and c["rps_median"])
+    goal = (f"ASGI `await asyncio.sleep(0.1)` at {conns:,} connections ≥ 0.9× ideal "
+            f"{ideal:,.0f} req/s")
+    out.append(goal_row(goal, f"{fmt_num(ours['rps_median'])} req/s = "
+                        f"{ours['rps_median'] / ideal:.2f}× ideal, p99 {fmt_num(ours['p99_ms'], 1)} ms"
+                        + (f" (peers: {peers})" if peers else ""),
+                        ours["rps_median"] >= 0.9 * ideal)
+               if ours and ours["rps_median"] else goal_row(goal, "missing", None))
+if ws_idle:
+    ours = next((c for c in ws_idle if c["id"] == "wsidle.cppicorn-asgi"), {})
+    peer = next((c for c in ws_idle if c["id"] == "wsidle.uvicorn"), {})
+    n = int(meta.get("ws_idle_n", "10000") or 10000)
+    goal = f"idle WebSocket ≤ 16 KiB each ({n:,} open; PSS growth of master + workers)"
+    x, y = ours.get("pss_per_ws_kb"), peer.get("pss_per_ws_kb")
+    ok = x is not None and ours.get("opened") == n
+    out.append(goal_row(goal, f"{x:.1f} KiB ({fmt_num(ours['opened'])} opened)"
+                        + (f" vs uvicorn {y:.1f} KiB = {x / y:.2f}×" if y else ""),
+                        x <= 16) if ok else goal_row(goal, "missing" if x is None else
+                                                     f"only {fmt_num(ours['opened'])} opened", None))
 # TLS (issue #13): present when bench/run ran with "tls" in BENCH_SERVERS. Each row against
 # nginx, with the workers' CPU per handshake/request (steadier than a rate on a shared box).
 TLS_ROWS = ("TLS full handshakes/s", "TLS resumed handshakes/s", "TLS hello keep-alive",
@@ -377,7 +453,8 @@ print("\n".join(out))
 
 # ---- raw outputs
 (RES / "results.json").write_text(json.dumps(
-    {"meta": meta, "servers": servers, "cases": cases}, indent=1, default=str))
+    {"meta": meta, "servers": servers, "cases": cases, "ws_idle": ws_idle}, indent=1,
+    default=str))
 with open(RES / "results.csv", "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["case", "scenario", "server", "label", "round", "rps", "p50_ms", "p90_ms",
