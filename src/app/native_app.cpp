@@ -119,6 +119,7 @@ std::unique_ptr<App> load_python(const config::Settings& settings, std::string_v
   spec.asgi = config::uses_asgi(settings);
   spec.asgi_loop = settings.asgi_loop;
   spec.asgi_lifespan = settings.asgi_lifespan;
+  spec.asgi_disconnect_grace_period = settings.asgi_disconnect_grace_period;
   std::string cwd = std::filesystem::current_path().string();
   if (cwd != dir) spec.sys_path.push_back(cwd);
   return load_wsgi(spec, error);

@@ -13,7 +13,7 @@
 namespace cppicorn::app {
 
 // Bump when WsgiSpec, App or Exchange change shape.
-constexpr int kWsgiAbi = 3;
+constexpr int kWsgiAbi = 4;
 
 // What the plugin needs to load a Python app.
 struct WsgiSpec {
@@ -28,6 +28,8 @@ struct WsgiSpec {
   bool asgi = false;                   // -k asgi: an ASGI 3 app on an asyncio loop
   std::string asgi_loop = "auto";      // auto, asyncio or uvloop
   std::string asgi_lifespan = "auto";  // auto, on or off
+  // Seconds from a client leaving to its request's task being cancelled.
+  double asgi_disconnect_grace_period = 3;
 };
 
 // The plugin's factory: initialises CPython (once per process), imports the module and

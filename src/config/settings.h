@@ -36,6 +36,8 @@ struct Settings {
   std::string asgi_loop = "auto";      // auto (uvloop when installed), asyncio or uvloop
   std::string asgi_lifespan = "auto";  // auto, on or off
   int64_t ws_max_size = 16 << 20;      // bytes of one WebSocket message (asgi), as uvicorn's
+  // asgi: seconds a request's task runs on after its client left, before it is cancelled.
+  double asgi_disconnect_grace_period = 3;
   // Security / HTTP limits.
   int limit_request_line = 4094;
   int limit_request_fields = 100;

@@ -185,6 +185,18 @@ const Setting kTable[] = {
             "app raises on the lifespan scope; on requires it; off never sends it. A failed "
             "startup stops the server (exit code 4) with the app's message.",
      .check = check_asgi_lifespan},
+    {.name = "asgi_disconnect_grace_period",
+     .flags = "--asgi-disconnect-grace-period",
+     .field = &Settings::asgi_disconnect_grace_period,
+     .section = kWorkers,
+     .meta = "SECONDS",
+     .doc = "How long an asgi worker lets an HTTP request's task run on after its client went "
+            "away, as gunicorn's setting: the app hears http.disconnect at once (its "
+            "receive() returns it), and a task still running when the grace period ends is "
+            "cancelled (asyncio.CancelledError raised where it waits; the worker never "
+            "swallows it). Work after a complete response (background tasks) is never "
+            "cancelled this way. 0 cancels at once.",
+     .min = 0},
     {.name = "ws_max_size",
      .flags = "--ws-max-size",
      .field = &Settings::ws_max_size,

@@ -20,7 +20,10 @@ const config::Settings* g_hook_cfg = nullptr;
 class AsgiApp final : public app::App {
  public:
   AsgiApp(PyObject* app, const app::WsgiSpec& spec)
-      : app_(app), lifespan_(spec.asgi_lifespan), loop_(spec.asgi_loop) {}
+      : app_(app),
+        lifespan_(spec.asgi_lifespan),
+        loop_(spec.asgi_loop),
+        grace_(spec.asgi_disconnect_grace_period) {}
   // The app object is never released: the interpreter may be gone by then.
   ~AsgiApp() override = default;
 
@@ -40,29 +43,35 @@ class AsgiApp final : public app::App {
   void run_loop(app::CallQueue& queue) override {
     PyGILState_STATE gil = PyGILState_Ensure();  // this thread's state; held while it runs
     set_queue(&queue);
+    call_serve(queue);  // (its references are released before the GIL is)
+    set_queue(nullptr);
+    PyGILState_Release(gil);
+  }
+
+ private:
+  void call_serve(app::CallQueue& queue) {
     Ref fd(PyLong_FromLong(queue.wake_fd()));
     Ref lifespan(PyUnicode_FromString(lifespan_.c_str()));
     Ref loop(PyUnicode_FromString(loop_.c_str()));
+    Ref grace(PyFloat_FromDouble(grace_));
     Ref hooks(g_hook_cfg != nullptr ? wsgi::asgi_request_hooks(g_hook_worker, *g_hook_cfg)
                                     : Py_NewRef(Py_None));
     Ref r;
-    if (fd && lifespan && loop && hooks) {
-      PyObject* args[] = {app_, fd.get(), lifespan.get(), loop.get(), hooks.get()};
-      r = Ref(PyObject_Vectorcall(serve_fn(), args, 5, nullptr));
+    if (fd && lifespan && loop && grace && hooks) {
+      PyObject* args[] = {app_, fd.get(), lifespan.get(), loop.get(), grace.get(), hooks.get()};
+      r = Ref(PyObject_Vectorcall(serve_fn(), args, 6, nullptr));
     }
     if (!r) {
       std::string error = wsgi::format_exception();
       spdlog::error("The ASGI event loop failed: {}", error);
       queue.started(false, error);  // if it had not served yet: the worker exits 4
     }
-    set_queue(nullptr);
-    PyGILState_Release(gil);
   }
 
- private:
   PyObject* app_;
   std::string lifespan_;
   std::string loop_;
+  double grace_;  // asgi_disconnect_grace_period
 };
 
 }  // namespace

@@ -108,7 +108,7 @@ class _Lifespan:
 class _Cycle:
     """One HTTP request: the app's receive() and send() over its connection's handle."""
 
-    __slots__ = ("h", "more", "started", "streamed", "done", "waiter", "drain")
+    __slots__ = ("h", "more", "started", "streamed", "done", "waiter", "drain", "task", "grace")
 
     def __init__(self, h):
         self.h = h
@@ -118,6 +118,8 @@ class _Cycle:
         self.done = False  # the handle went back to the worker
         self.waiter = None  # receive(): body bytes the worker reads, or the exchange's end
         self.drain = None  # send(): a streamed body the worker writes behind a full socket
+        self.task = None  # the task running the app for this request
+        self.grace = None  # the client left: the timer that cancels the task, or True once fired
 
     async def receive(self):
         while self.more and not self.done:
@@ -143,11 +145,7 @@ class _Cycle:
         receive() that waits meanwhile shares the one future."""
         if self.waiter is None or self.waiter.done():
             self.waiter = asyncio.get_running_loop().create_future()
-        _WAITING[self.h] = self
-        try:
-            await asyncio.shield(self.waiter)
-        finally:
-            _WAITING.pop(self.h, None)
+        await asyncio.shield(self.waiter)
 
     async def send(self, message):
         if self.done:
@@ -160,11 +158,9 @@ class _Cycle:
             sent = _c.body(self.h, message.get("body", b""), more, self.streamed)
             while sent is None:  # the socket is full: the worker's loop writes the rest
                 self.drain = asyncio.get_running_loop().create_future()
-                _WAITING[self.h] = self
                 try:
                     await self.drain
                 finally:
-                    _WAITING.pop(self.h, None)
                     self.drain = None
                 if self.done:
                     return  # finished meanwhile: the handle is the worker's again
@@ -183,15 +179,31 @@ class _Cycle:
         else:
             raise RuntimeError(f"unexpected ASGI message type {kind!r} on an http scope")
 
-    def wake(self):
+    def wake(self, grace):
+        """The worker woke this exchange: body bytes, a drained write, or the client gone,
+        which starts the grace period after which the task is cancelled (gunicorn #3484:
+        cancelling at once broke async database pools)."""
         for future in (self.waiter, self.drain):
             if future is not None and not future.done():
                 future.set_result(None)
+        if self.grace is None and not self.done and _c.gone(self.h):
+            self.grace = asyncio.get_running_loop().call_later(grace, self._give_up)
+
+    def _give_up(self):
+        self.grace = True
+        if not self.done:
+            self.task.cancel()
 
     def finish(self, ok, error=None):
         self.done = True
+        if _HTTP.get(self.h) is self:
+            del _HTTP[self.h]  # (a later request on the connection may have the handle)
+        if self.grace is not None and self.grace is not True:
+            self.grace.cancel()
         _c.end(self.h, ok, error)
-        self.wake()
+        for future in (self.waiter, self.drain):
+            if future is not None and not future.done():
+                future.set_result(None)
 
 
 class ClientDisconnected(OSError):
@@ -199,7 +211,7 @@ class ClientDisconnected(OSError):
 
 
 _WS = {}  # handle -> _WsCycle of the WebSockets in flight (their wake-ups come by handle)
-_WAITING = {}  # handle -> _Cycle waiting for the worker: body bytes to read, or a write
+_HTTP = {}  # handle -> _Cycle of the HTTP requests whose response is not complete yet
 
 
 class _WsCycle:
@@ -330,11 +342,18 @@ async def _run(app, h, state, hooks):
         if scope["type"] == "websocket":
             cycle.done = True  # the WebSocket's own cycle answers for the handle
             return await _run_ws(app, h, scope)
+        cycle.task = asyncio.current_task()
+        _HTTP[h] = cycle
         if hooks is not None:
             req = hooks[0](scope)  # pre_request, as gunicorn's asgi worker runs it
         await app(scope, cycle.receive, cycle.send)
     except BaseException as e:  # noqa: B036 (the worker must get the call back)
-        if not cycle.done:
+        if cycle.grace is True and isinstance(e, asyncio.CancelledError):
+            if not cycle.done:  # ours: the client left and the grace period is over
+                _c.log("info", f"Cancelled {scope['method']} {scope['path']}: its client left "
+                       "and it ran on past asgi_disconnect_grace_period")
+                cycle.finish(False)
+        elif not cycle.done:
             cycle.finish(False, traceback.format_exc())
         else:
             _c.log("error", "Exception in ASGI application after its response:\n"
@@ -351,7 +370,7 @@ async def _run(app, h, state, hooks):
             hooks[1](req, cycle.status, cycle.headers, cycle.sent)  # post_request
 
 
-def serve(app, fd, lifespan_mode, loop_kind, hooks):
+def serve(app, fd, lifespan_mode, loop_kind, grace, hooks):
     try:
         loop = _new_loop(loop_kind)
     except Exception as e:
@@ -383,9 +402,9 @@ def serve(app, fd, lifespan_mode, loop_kind, hooks):
                 if ws is not None:
                     ws.wake()
                     continue
-                cycle = _WAITING.get(h)
+                cycle = _HTTP.get(h)
                 if cycle is not None:
-                    cycle.wake()
+                    cycle.wake(grace)
 
         loop.add_reader(fd, wake)
         _c.started(True)
