@@ -183,9 +183,7 @@ class _Cycle:
         """The worker woke this exchange: body bytes, a drained write, or the client gone,
         which starts the grace period after which the task is cancelled (gunicorn #3484:
         cancelling at once broke async database pools)."""
-        for future in (self.waiter, self.drain):
-            if future is not None and not future.done():
-                future.set_result(None)
+        self._resolve()
         if self.grace is None and not self.done and _c.gone(self.h):
             self.grace = asyncio.get_running_loop().call_later(grace, self._give_up)
 
@@ -201,6 +199,10 @@ class _Cycle:
         if self.grace is not None and self.grace is not True:
             self.grace.cancel()
         _c.end(self.h, ok, error)
+        self._resolve()
+
+    def _resolve(self):
+        """Lets a receive() or send() that waits for the worker look again."""
         for future in (self.waiter, self.drain):
             if future is not None and not future.done():
                 future.set_result(None)
