@@ -38,6 +38,10 @@ struct Settings {
   int64_t ws_max_size = 16 << 20;      // bytes of one WebSocket message (asgi), as uvicorn's
   // asgi: seconds a request's task runs on after its client left, before it is cancelled.
   double asgi_disconnect_grace_period = 3;
+  // asgi: seconds of silence on a WebSocket before the server pings it (0: never), and how
+  // long the ping then waits for any byte before the connection closes with 1011.
+  double ws_ping_interval = 20;
+  double ws_ping_timeout = 20;
   // Security / HTTP limits.
   int limit_request_line = 4094;
   int limit_request_fields = 100;

@@ -208,6 +208,26 @@ const Setting kTable[] = {
             "before its payload is read.",
      .min = 1,
      .default_doc = "16777216 (16 MiB)"},
+    {.name = "ws_ping_interval",
+     .flags = "--ws-ping-interval",
+     .field = &Settings::ws_ping_interval,
+     .section = kWorkers,
+     .meta = "SECONDS",
+     .doc = "How long an asgi worker lets a WebSocket stay silent before it sends the client "
+            "a ping (uvicorn's --ws-ping-interval, with its default), so that a connection "
+            "whose peer vanished without a FIN (a dropped NAT entry, a laptop that slept) "
+            "ends instead of holding its app task for ever, and idle-closing proxies see "
+            "traffic. Any byte from the client restarts the count. 0 never pings.",
+     .min = 0},
+    {.name = "ws_ping_timeout",
+     .flags = "--ws-ping-timeout",
+     .field = &Settings::ws_ping_timeout,
+     .section = kWorkers,
+     .meta = "SECONDS",
+     .doc = "How long a server ping waits for the client (its pong, or any other byte) "
+            "before the WebSocket closes with 1011 and the app hears websocket.disconnect "
+            "(uvicorn's --ws-ping-timeout, with its default). 0 waits for ever.",
+     .min = 0},
     {.name = "threads",
      .flags = "--threads",
      .field = &Settings::threads,

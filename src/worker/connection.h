@@ -171,6 +171,9 @@ class Connection final : public app::Exchange, public Task {
   void ws_decode();
   void ws_pump(uint16_t server_code);
   void ws_flush();
+  void ws_arm_idle();
+  void ws_keepalive();
+  void ws_fail(uint16_t code);
   void ws_app_done();
   bool ws_hold();
   uint16_t ws_stop_code() const;
@@ -301,6 +304,7 @@ class Connection final : public app::Exchange, public Task {
   bool ws_shut_ = false;         // our side of TCP is shut: input is discarded until EOF
   bool ws_read_paused_ = false;  // the app did not take the inbox: not reading
   bool ws_write_armed_ = false;
+  bool ws_ping_sent_ = false;  // keepalive: a ping is out, nothing came since
 
   // TLS (null on a plain connection).
   SSL* ssl_ = nullptr;

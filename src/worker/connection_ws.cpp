@@ -9,7 +9,10 @@
 //   end:     the closing handshake, then our side of TCP shuts and the peer's FIN (or a
 //            deadline) ends the socket; the connection is free once the app's call ended too
 //
-// An idle WebSocket is a read event without a timeout: no thread, no timer, no Python work.
+// An idle WebSocket is a read event and its timeout: no thread, no Python work. The timeout
+// is the keepalive (ws_ping_interval): silence that long sends a ping, and silence for
+// ws_ping_timeout after it fails the connection (1011), as uvicorn's. Any byte re-arms it;
+// libevent restarts a persistent event's timeout on every read, so that costs no call.
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -62,6 +65,7 @@ bool Connection::ws_begin() {
              offer);
   ws_call_ = true;
   ws_open_ = ws_app_done_ = ws_tcp_closed_ = ws_shut_ = ws_read_paused_ = ws_write_armed_ = false;
+  ws_ping_sent_ = false;
   return true;
 }
 
@@ -102,7 +106,7 @@ void Connection::ws_open() {
     in_len_ -= raw_pos_ - head_len_;
   }
   raw_pos_ = head_len_;
-  arm_read(0);
+  ws_arm_idle();
   if (stop_requested_ || worker_.stopping()) return ws_pump(ws_stop_code());
   ws_flush();
   if (!ws_tcp_closed_ && in_len_ > head_len_) ws_decode();
@@ -110,7 +114,9 @@ void Connection::ws_open() {
 
 void Connection::ws_readable(short what) {
   if (ws_tcp_closed_) return;
-  if (what & EV_TIMEOUT) {  // the peer's close frame, or its FIN, did not come in time
+  if (what & EV_TIMEOUT) {
+    if (!ws_shut_ && !ws_->handshake().close_sent()) return ws_keepalive();
+    // the peer's close frame, or its FIN, did not come in time
     ws_->handshake().lost();
     return close();
   }
@@ -126,6 +132,10 @@ void Connection::ws_readable(short what) {
   if (n < 0) return;
   worker_.slot().add_bytes_in(static_cast<uint64_t>(n));
   if (ws_shut_) return;  // after our close: discarded until the peer's FIN
+  if (ws_ping_sent_ && !ws_->handshake().close_sent()) {  // alive: back to the interval
+    ws_ping_sent_ = false;
+    ws_arm_idle();
+  }
   in_len_ += static_cast<size_t>(n);
   ws_decode();
 }
@@ -149,15 +159,7 @@ void Connection::ws_decode() {
   ws_->wire().clear();
   if (r.status == ws::FrameDecoder::Result::kError) {
     spdlog::debug("Closing WebSocket from {}: {} ({})", remote_addr(), r.reason, r.close_code);
-    ws_->disconnect(r.close_code);
-    if (ws_->handshake().fail(r.close_code)) {
-      WsSession::Outbound ignored;
-      std::string dropped;  // the app's frames may not follow a failure's close
-      ws_->take_outbound(&dropped, &ignored, true);
-      const ws::ClosePayload p = ws::close_payload(r.close_code);
-      out_.append(ws::frame_header(ws::Opcode::kClose, p.size).view());
-      out_.append(p.view());
-    }
+    ws_fail(r.close_code);
   } else if (r.status == ws::FrameDecoder::Result::kNeedMore && !ws_read_paused_ &&
              ws_->inbox_full()) {
     event_del(&read_ev_);  // until the app takes its messages (a poke with resume_read)
@@ -184,8 +186,44 @@ void Connection::ws_pump(uint16_t server_code) {
     arm_read(std::max(0.05, std::min(5.0, worker_.settings().graceful_timeout)));
   } else if (asked.resume_read && ws_read_paused_) {
     ws_read_paused_ = false;
-    arm_read(0);
+    ws_arm_idle();
   }
+  ws_flush();
+}
+
+// A violation, or a peer that stopped answering: the app hears `code`, the close frame (if
+// none went out yet) follows what is already in out_, and TCP ends without waiting for the
+// peer's close (RFC 6455 7.1.7). The caller flushes.
+void Connection::ws_fail(uint16_t code) {
+  ws_->disconnect(code);
+  if (!ws_->handshake().fail(code)) return;
+  WsSession::Outbound ignored;
+  std::string dropped;  // the app's frames may not follow a failure's close
+  ws_->take_outbound(&dropped, &ignored, true);
+  const ws::ClosePayload p = ws::close_payload(code);
+  out_.append(ws::frame_header(ws::Opcode::kClose, p.size).view());
+  out_.append(p.view());
+}
+
+// The read timeout while the WebSocket is open: the interval or, with a ping out, its
+// deadline (0: none).
+void Connection::ws_arm_idle() {
+  const auto& s = worker_.settings();
+  arm_read(ws_ping_sent_ ? s.ws_ping_timeout : s.ws_ping_interval);
+}
+
+// The open WebSocket was silent for the armed time: ping it, or fail it when the ping went
+// unanswered. The ping goes after whatever frames wait in out_, as a whole frame.
+void Connection::ws_keepalive() {
+  if (ws_ping_sent_) {
+    spdlog::debug("Closing WebSocket from {}: no answer to a ping in {} s", remote_addr(),
+                  worker_.settings().ws_ping_timeout);
+    ws_fail(close_code::kInternalError);  // 1011, as websockets' "keepalive ping timeout"
+    return ws_flush();
+  }
+  ws_ping_sent_ = true;
+  out_.append(ws::frame_header(ws::Opcode::kPing, 0).view());
+  ws_arm_idle();
   ws_flush();
 }
 

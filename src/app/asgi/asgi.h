@@ -5,6 +5,7 @@
 //                    send responses, hand calls back (C, so no Python per byte)
 //   asgi_ws.cpp      the module's WebSocket functions (accept, receive, send, close)
 //   asgi_glue.cpp    the Python half: the loop, the lifespan protocol, receive() and send()
+//   asgi_glue_ws.cpp its WebSocket part (_WsCycle), compiled into the same namespace
 // A call is named to Python by its address (an int) between take() and end(); the glue
 // never uses one after end(), when the worker owns the connection again.
 #pragma once
@@ -17,6 +18,9 @@
 namespace cppicorn::asgi {
 
 using wsgi::Ref;
+
+// The WebSocket part of the Python half (asgi_glue_ws.cpp).
+extern const char kWsGlue[];
 
 // The _cppicorn_asgi module: registered before the interpreter starts.
 PyObject* init_module();

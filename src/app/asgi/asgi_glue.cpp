@@ -1,6 +1,7 @@
 // The Python half of the ASGI bridge, compiled once at load: serve() runs the worker's
 // asyncio loop (lifespan startup, the requests, lifespan shutdown); _Cycle is one HTTP
-// request's receive() and send(), _WsCycle one WebSocket's. Everything that touches bytes
+// request's receive() and send() (_WsCycle, one WebSocket's, is asgi_glue_ws.cpp's: the
+// same module namespace). Everything that touches bytes
 // on the wire is the C side's (_cppicorn_asgi, asgi_module.cpp, asgi_ws.cpp).
 #include "app/asgi/asgi.h"
 
@@ -154,23 +155,7 @@ class _Cycle:
         if kind == "http.response.body":
             if not self.started:
                 raise RuntimeError("http.response.body before http.response.start")
-            more = message.get("more_body", False)
-            sent = _c.body(self.h, message.get("body", b""), more, self.streamed)
-            while sent is None:  # the socket is full: the worker's loop writes the rest
-                self.drain = asyncio.get_running_loop().create_future()
-                try:
-                    await self.drain
-                finally:
-                    self.drain = None
-                if self.done:
-                    return  # finished meanwhile: the handle is the worker's again
-                sent = _c.drained(self.h)
-            if not sent:
-                self.finish(False)  # the client is gone: the worker closes
-            elif more:
-                self.streamed = True
-            else:
-                self.finish(True)
+            await _send_body(self, message)
         elif kind == "http.response.start":
             if self.started:
                 raise RuntimeError("http.response.start sent twice")
@@ -208,114 +193,28 @@ class _Cycle:
                 future.set_result(None)
 
 
-class ClientDisconnected(OSError):
-    """send() on a WebSocket that is closing or gone (ASGI 2.4: an OSError subclass)."""
-
-
-_WS = {}  # handle -> _WsCycle of the WebSockets in flight (their wake-ups come by handle)
-_HTTP = {}  # handle -> _Cycle of the HTTP requests whose response is not complete yet
-
-
-class _WsCycle:
-    """One WebSocket: the handshake's answer, then messages both ways. The worker's loop
-    does the framing; here each receive()/send() is one call into _cppicorn_asgi, and a
-    future waits only when there is nothing to receive or no room to send."""
-
-    __slots__ = ("h", "connected", "accepted", "done", "waiter", "drain")
-
-    def __init__(self, h):
-        self.h = h
-        self.connected = False  # websocket.connect delivered
-        self.accepted = False
-        self.done = False  # the handle went back to the worker
-        self.waiter = None  # receive(): body bytes the worker reads, or the exchange's end
-        self.drain = None  # send(): a streamed body the worker writes behind a full socket
-        self.drain = None
-
-    def wake(self):
-        for f in (self.waiter, self.drain):
-            if f is not None and not f.done():
-                f.set_result(None)
-
-    async def receive(self):
-        if not self.connected:
-            self.connected = True
-            return {"type": "websocket.connect"}
-        while not self.done:
-            event = _c.ws_recv(self.h)
-            if event is not None:
-                return event
-            self.waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
-        return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
-
-    async def send(self, message):
-        kind = message["type"]
-        if kind == "websocket.send":
-            if not self.accepted:
-                raise RuntimeError("websocket.send before websocket.accept")
-            if self.done:
-                raise ClientDisconnected("the WebSocket is closed")
-            text = message.get("text")
-            rc = _c.ws_send(self.h, text if text is not None else message.get("bytes", b""))
-            while rc == 1:  # queued, but above the high-water mark: wait for the loop
-                self.drain = asyncio.get_running_loop().create_future()
-                try:
-                    await self.drain
-                finally:
-                    self.drain = None
-                rc = -1 if self.done else _c.ws_writable(self.h)
-            if rc < 0:
-                raise ClientDisconnected("the WebSocket is closed")
-        elif kind == "websocket.accept":
-            if self.accepted or self.done:
-                raise RuntimeError("websocket.accept after the handshake was answered")
-            _c.ws_accept(self.h, message.get("subprotocol"), message.get("headers") or ())
-            self.accepted = True
-        elif kind == "websocket.close":
-            if self.done:
-                return
-            if not self.accepted:
-                _c.ws_deny(self.h)  # a close before accept refuses the handshake: 403
-                self.finish(True)
-            else:
-                _c.ws_close(self.h, message.get("code", 1000), message.get("reason") or "")
-        else:
-            raise RuntimeError(f"unexpected ASGI message type {kind!r} on a websocket scope")
-
-    def finish(self, ok, error=None):
-        self.done = True
-        _WS.pop(self.h, None)
-        _c.end(self.h, ok, error)
-        self.wake()
-
-
-async def _run_ws(app, h, scope):
-    cycle = _WsCycle(h)
-    _WS[h] = cycle
-    try:
-        await app(scope, cycle.receive, cycle.send)
-    except ClientDisconnected:  # the peer went away while the app sent: no error
-        if not cycle.done:
-            cycle.finish(True)
-    except BaseException as e:  # noqa: B036 (the worker must get the call back)
-        if not cycle.done:
-            cycle.finish(False, traceback.format_exc())
-        else:
-            _c.log("error", "Exception in ASGI application after its WebSocket closed:\n"
-                   + traceback.format_exc())
-        if isinstance(e, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
-            raise
+async def _send_body(cycle, message):
+    """A response body message on a _Cycle, or on a _WsCycle that refuses its handshake."""
+    more = message.get("more_body", False)
+    sent = _c.body(cycle.h, message.get("body", b""), more, cycle.streamed)
+    while sent is None:  # the socket is full: the worker's loop writes the rest
+        cycle.drain = asyncio.get_running_loop().create_future()
+        try:
+            await cycle.drain
+        finally:
+            cycle.drain = None
+        if cycle.done:
+            return  # finished meanwhile: the handle is the worker's again
+        sent = _c.drained(cycle.h)
+    if not sent:
+        cycle.finish(False)  # the client is gone: the worker closes
+    elif more:
+        cycle.streamed = True
     else:
-        if not cycle.done:
-            if cycle.accepted:
-                cycle.finish(True)
-            else:
-                cycle.finish(False, "the ASGI application returned without accepting or "
-                                    "closing the WebSocket")
+        cycle.finish(True)
+
+
+_HTTP = {}  # handle -> _Cycle of the HTTP requests whose response is not complete yet
 
 
 class _HookedCycle(_Cycle):
@@ -433,10 +332,13 @@ bool load_runtime() {
   if (!globals || PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins()) != 0) {
     return false;
   }
-  Ref code(Py_CompileString(kGlue, "<cppicorn.asgi>", Py_file_input));
-  if (!code) return false;
-  Ref done(PyEval_EvalCode(code.get(), globals.get(), globals.get()));
-  if (!done) return false;
+  // One namespace: the HTTP half's _run calls _run_ws, and the WebSocket half uses _send_body.
+  for (const char* glue : {kGlue, kWsGlue}) {
+    Ref code(Py_CompileString(glue, "<cppicorn.asgi>", Py_file_input));
+    if (!code) return false;
+    Ref done(PyEval_EvalCode(code.get(), globals.get(), globals.get()));
+    if (!done) return false;
+  }
   g_serve = PyDict_GetItemString(globals.get(), "serve");  // borrowed, kept by globals
   if (g_serve == nullptr) return false;
   Py_INCREF(g_serve);

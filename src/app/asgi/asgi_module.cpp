@@ -142,7 +142,11 @@ PyObject* scope(PyObject*, PyObject* args) {
     PyList_SET_ITEM(headers.get(), static_cast<Py_ssize_t>(i), pair);
   }
   if (!set(s, "headers", headers.release())) return nullptr;
-  if (ws != nullptr && !set(s, "subprotocols", ws_subprotocols(*ws))) return nullptr;
+  if (ws != nullptr &&
+      (!set(s, "subprotocols", ws_subprotocols(*ws)) ||
+       !set(s, "extensions", Py_BuildValue("{s:{}}", "websocket.http.response")))) {
+    return nullptr;
+  }
   if (state != Py_None && PyDict_SetItemString(s, "state", state) != 0) return nullptr;
   return d.release();
 }

@@ -1,6 +1,7 @@
 """A plain ASGI 3 WebSocket app (no framework) for the asgi worker's WebSocket tests
 (test_asgi_ws.py), by path: /echo (text and bytes back as they came), /subprotocol (picks
-"chat" when offered), /deny (close before accept: 403), /close (closes with 4000 "bye" after
+"chat" when offered), /deny (close before accept: 403), /reject (a 401 of its own through the
+websocket.http.response extension, its body in two messages), /close (closes with 4000 "bye" after
 one message), /scope (the scope as JSON), /boom (raises after accept: 1011). Over HTTP,
 /events is what the WebSockets saw end (their disconnect codes) and /pid the worker's pid."""
 import json
@@ -49,6 +50,18 @@ async def app(scope, receive, send):
     assert (await receive())["type"] == "websocket.connect"
     if path == "/deny":
         await send({"type": "websocket.close", "code": 1008})
+        return
+    if path == "/reject":
+        assert "websocket.http.response" in scope["extensions"]
+        await send({"type": "websocket.http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Token")]})
+        await send({"type": "websocket.http.response.body", "body": b"no token, ",
+                    "more_body": True})
+        await send({"type": "websocket.http.response.body", "body": b"no socket"})
+        try:
+            await send({"type": "websocket.accept"})
+        except RuntimeError:
+            _events.append(["refused accept", path])
         return
     if path == "/subprotocol":
         chosen = "chat" if "chat" in scope["subprotocols"] else None
