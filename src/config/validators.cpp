@@ -288,13 +288,8 @@ std::string check_scheme_header(std::string& v) {
   if (eq == std::string::npos) {
     return fmt::format("invalid scheme header '{}' (expected NAME=VALUE)", v);
   }
-  auto trimmed = [](std::string_view s) {
-    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-    return std::string(s);
-  };
-  std::string name = trimmed(std::string_view(v).substr(0, eq));
-  std::string value = trimmed(std::string_view(v).substr(eq + 1));
+  std::string name(http::chars::trim_ows(std::string_view(v).substr(0, eq)));
+  std::string value(http::chars::trim_ows(std::string_view(v).substr(eq + 1)));
   if (std::string err = upper_field_name(name, "scheme header", v); !err.empty()) return err;
   if (value.empty() || !http::chars::all_of(http::chars::kFieldValue, value)) {
     return fmt::format("invalid scheme header '{}' (expected a value after '=')", v);
