@@ -26,7 +26,10 @@ bool match(const Ip16& a, const Ip16& net, int prefix) {
 
 bool parse_ip(std::string_view text, Ip16* out) {
   char buf[INET6_ADDRSTRLEN];
-  if (text.empty() || text.size() >= sizeof buf) return false;
+  // (a NUL would end the text inet_pton sees: "10.0.0.1\0junk" is not an address)
+  if (text.empty() || text.size() >= sizeof buf || text.find('\0') != std::string_view::npos) {
+    return false;
+  }
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
   in_addr v4{};

@@ -49,6 +49,11 @@ ProxyHeader parse_v1(std::string_view buf) {
     return {};
   }
   if (lf == 0 || buf[lf - 1] != '\r') return fail("PROXY v1 header without CRLF");
+  // The same characters as in a header still on its way (above), so that a header's verdict
+  // never depends on how it was split.
+  for (char c : buf.substr(0, lf - 1)) {
+    if (c < 0x20 || c > 0x7e) return fail("PROXY v1 header malformed");
+  }
   std::string_view line = buf.substr(kV1PrefixLen, lf - 1 - kV1PrefixLen);
   ProxyHeader h;
   h.status = ProxyHeader::kComplete;

@@ -98,6 +98,19 @@ TEST(ProxyV1, Malformed) {
   }
 }
 
+// Found by fuzz_proxy_header: a NUL ended the address inet_pton saw, so the complete line
+// passed while the same bytes still on their way were refused.
+TEST(ProxyV1, ABinaryByteIsAnErrorWhetherTheLineIsCompleteOrNot) {
+  for (std::string in : {std::string("PROXY TCP6 ::1 2001:db8::21\0\0 56324 443\r\n", 41),
+                         std::string("PROXY TCP4 1.2.3.4 5.6.7.8 111 222\0\r\n", 37),
+                         std::string("PROXY UNKNOWN \x7f\r\n", 17)}) {
+    EXPECT_EQ(parse_proxy_header(in).status, ProxyHeader::kError) << in;
+    EXPECT_EQ(parse_proxy_header(in.substr(0, in.size() - 2)).status, ProxyHeader::kError) << in;
+  }
+  Ip16 ip;
+  EXPECT_FALSE(parse_ip(std::string_view("10.0.0.1\0junk", 13), &ip));
+}
+
 TEST(ProxyV1, Oversize) {
   std::string in = "PROXY UNKNOWN " + std::string(200, 'a') + "\r\n";
   EXPECT_EQ(parse_proxy_header(in).status, ProxyHeader::kError);
