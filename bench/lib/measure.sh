@@ -95,6 +95,7 @@ run_case() {  # run_case CASE OUTFILE SECONDS
   case $id in
     tls.*.new.*)     run_handshakes "$2" "${SRV_PORT[$inst]}" "$3" -new ;;
     tls.*.resumed.*) run_handshakes "$2" "${SRV_PORT[$inst]}" "$3" -reuse ;;
+    tls.*.resumed12.*) run_handshakes "$2" "${SRV_PORT[$inst]}" "$3" -reuse -tls1_2 ;;
     wsidle.*)        run_ws_idle "$2" "$inst" ;;
     *) if [[ $hdr == WS ]]; then  # the wsecho rows: WebSocket echo messages, not HTTP requests
          run_ws_echo "$2" "${SRV_PORT[$inst]}" "$3"

@@ -425,8 +425,8 @@ if ws_idle:
                                                      f"only {fmt_num(ours['opened'])} opened", None))
 # TLS (issue #13): present when bench/run ran with "tls" in BENCH_SERVERS. Each row against
 # nginx, with the workers' CPU per handshake/request (steadier than a rate on a shared box).
-TLS_ROWS = ("TLS full handshakes/s", "TLS resumed handshakes/s", "TLS hello keep-alive",
-            "TLS 1 MiB body")
+TLS_ROWS = ("TLS full handshakes/s", "TLS resumed handshakes/s",
+            "TLS 1.2 resumed handshakes/s", "TLS hello keep-alive", "TLS 1 MiB body")
 for key in ("ECDSA P-256", "RSA 2048"):
     for row in TLS_ROWS:
         scen = f"{row}, {key}"

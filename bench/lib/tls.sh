@@ -41,17 +41,18 @@ workers_cpu_ms() {
   echo "$total"
 }
 
-# run_handshakes OUT PORT SECONDS -new|-reuse: TLS_CLIENTS parallel s_time clients, each
+# run_handshakes OUT PORT SECONDS -new|-reuse [S_TIME_ARG...]: TLS_CLIENTS parallel s_time
+# clients (-tls1_2: that version; both servers also take TLS 1.3), each
 # sending "GET / HTTP/1.0" per connection. Writes a HANDSHAKES line: connections, wall
 # microseconds, and how many were resumed (s_time prints one 'r' per resumed connection).
 # The rate is connections per wall second; s_time's own "connections/user sec" divides by
 # the *client's* CPU time, which says nothing about the server.
 run_handshakes() {
-  local out=$1 port=$2 secs=$3 mode=$4 i t0 t1 conns=0 reused=0 n r pids=()
+  local out=$1 port=$2 secs=$3 mode=$4 i t0 t1 conns=0 reused=0 n r pids=() extra=("${@:5}")
   echo "LOADAVG_BEFORE $(cut -d' ' -f1 /proc/loadavg)" >"$out"
   t0=$(date +%s%N)
   for (( i = 1; i <= TLS_CLIENTS; i++ )); do
-    timeout -k 5 $(( secs + 30 )) openssl s_time -connect "127.0.0.1:$port" "$mode" \
+    timeout -k 5 $(( secs + 30 )) openssl s_time -connect "127.0.0.1:$port" "$mode" "${extra[@]}" \
       -time "$secs" -www / >"$out.c$i" 2>&1 &
     pids+=($!)
   done
