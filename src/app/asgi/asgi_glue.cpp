@@ -3,6 +3,8 @@
 // request's receive() and send() (_WsCycle, one WebSocket's, is asgi_glue_ws.cpp's: the
 // same module namespace). Everything that touches bytes
 // on the wire is the C side's (_cppicorn_asgi, asgi_module.cpp, asgi_ws.cpp).
+#include <utility>
+
 #include "app/asgi/asgi.h"
 
 namespace cppicorn::asgi {
@@ -168,7 +170,7 @@ class _Cycle:
         """The worker woke this exchange: body bytes, a drained write, or the client gone,
         which starts the grace period after which the task is cancelled (gunicorn #3484:
         cancelling at once broke async database pools)."""
-        self._resolve()
+        _resolve(self)
         if self.grace is None and not self.done and _c.gone(self.h):
             self.grace = asyncio.get_running_loop().call_later(grace, self._give_up)
 
@@ -184,13 +186,15 @@ class _Cycle:
         if self.grace is not None and self.grace is not True:
             self.grace.cancel()
         _c.end(self.h, ok, error)
-        self._resolve()
+        _resolve(self)
 
-    def _resolve(self):
-        """Lets a receive() or send() that waits for the worker look again."""
-        for future in (self.waiter, self.drain):
-            if future is not None and not future.done():
-                future.set_result(None)
+
+def _resolve(cycle):
+    """Lets a receive() or send() of a _Cycle or _WsCycle that waits for the worker look
+    again."""
+    for future in (cycle.waiter, cycle.drain):
+        if future is not None and not future.done():
+            future.set_result(None)
 
 
 async def _send_body(cycle, message):
@@ -332,9 +336,10 @@ bool load_runtime() {
   if (!globals || PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins()) != 0) {
     return false;
   }
-  // One namespace: the HTTP half's _run calls _run_ws, and the WebSocket half uses _send_body.
-  for (const char* glue : {kGlue, kWsGlue}) {
-    Ref code(Py_CompileString(glue, "<cppicorn.asgi>", Py_file_input));
+  // One namespace: the HTTP half's _run calls _run_ws; the WebSocket half uses _send_body and
+  // _resolve.
+  for (auto [glue, name] : {std::pair{kGlue, "<cppicorn.asgi>"}, {kWsGlue, "<cppicorn.asgi.ws>"}}) {
+    Ref code(Py_CompileString(glue, name, Py_file_input));
     if (!code) return false;
     Ref done(PyEval_EvalCode(code.get(), globals.get(), globals.get()));
     if (!done) return false;

@@ -8,7 +8,7 @@ namespace cppicorn::asgi {
 extern const char kWsGlue[] = R"PY(
 import asyncio
 import traceback
-import _cppicorn_asgi as _c
+import _cppicorn_asgi as _c  # (the HTTP half imports them too: one namespace, read alone)
 
 
 class ClientDisconnected(OSError):
@@ -36,9 +36,7 @@ class _WsCycle:
         self.drain = None  # send(): room in the outbound buffer, or a streamed body written
 
     def wake(self):
-        for f in (self.waiter, self.drain):
-            if f is not None and not f.done():
-                f.set_result(None)
+        _resolve(self)
 
     async def receive(self):
         if not self.connected:
